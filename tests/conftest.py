@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from flatpeak_sandbox import Sandbox, SandboxServer
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
 
 @pytest.fixture
-async def sandbox() -> AsyncGenerator[SandboxServer]:
-    """Run a fresh Flatpeak sandbox with one demo account and location."""
+async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
+    """Run a fresh Flatpeak sandbox with one demo account and location.
+
+    ``socket_enabled`` lets the server open its listening socket; the Home
+    Assistant test plugin still allows connections to 127.0.0.1 only.
+    """
     async with SandboxServer(Sandbox.with_demo_account()) as server:
         yield server
