@@ -43,7 +43,8 @@ CONF_REFERENCE_ID: Final = "reference_id"
 # A session without a session entity ends after this long without energy.
 SESSION_GAP: Final = timedelta(minutes=30)
 
-# Flatpeak asks not to retry pending_connect / no_tariff_connected more than every 15 min.
+# Flatpeak asks not to retry pending_connect / no_tariff_connected more often
+# than every 15 minutes.
 TARIFF_PENDING_RETRY: Final = timedelta(minutes=15)
 
 # Events.

@@ -1,0 +1,1 @@
+"""Tests that run Home Assistant with the Flatpeak integration and sandbox."""
