@@ -1,0 +1,175 @@
+"""The persisted outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from custom_components.flatpeak.metering import (
+    IntervalEnergy,
+    Stream,
+    StreamKind,
+    SumAnchor,
+    build_record,
+)
+from custom_components.flatpeak.outbox import Outbox
+from custom_components.flatpeak.sessions import Session, SessionState
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+T0 = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+GRID = Stream(
+    key="grid_import",
+    kind=StreamKind.GRID_IMPORT,
+    entity_id="sensor.grid",
+    location_id="loc_1",
+)
+EV = Stream(
+    key="sub_ev",
+    kind=StreamKind.EV_CHARGER,
+    entity_id="sensor.ev",
+    location_id="loc_1",
+    device_id="dev_ev",
+)
+
+
+def record(stream: Stream, minute: int, wh: int, session: str | None = None) -> Any:
+    """Build a 30-minute record starting `minute` after T0."""
+    start = T0 + timedelta(minutes=minute)
+    return build_record(
+        stream, IntervalEnergy(start, start + timedelta(minutes=30), wh), session
+    )
+
+
+async def test_round_trip_across_instances(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Everything a restart needs is in `.storage/flatpeak.<entry_id>`."""
+    outbox = Outbox(hass, "entry1")
+    await outbox.async_load()
+    assert outbox.pending_count == 0
+    assert outbox.high_water("grid_import") is None
+    assert outbox.session_state("sub_ev") == SessionState()
+
+    grid = [record(GRID, 0, 100), record(GRID, 30, 200)]
+    ev = [record(EV, 0, 700, "dev_ev-1"), record(EV, 30, 0)]
+    open_session = Session("dev_ev-1", T0, None, 700)
+    done = Session("dev_ev-0", T0 - timedelta(hours=3), T0 - timedelta(hours=1), 9000)
+    await outbox.async_enqueue(
+        "grid_import",
+        grid,
+        high_water=T0 + timedelta(hours=1),
+        anchor=SumAnchor(T0 + timedelta(hours=1), 12.3),
+    )
+    await outbox.async_enqueue(
+        "sub_ev",
+        ev,
+        high_water=T0 + timedelta(hours=1),
+        anchor=SumAnchor(T0 + timedelta(minutes=55), 4.5),
+        session_state=SessionState(open_session),
+        finished_sessions=[done],
+    )
+    assert hass_storage["flatpeak.entry1"]["version"] == 1
+
+    restarted = Outbox(hass, "entry1")
+    await restarted.async_load()
+    # Oldest interval first, all streams together.
+    assert restarted.peek() == [grid[0], ev[0], grid[1], ev[1]]
+    assert restarted.pending_count == 4
+    assert restarted.high_water("grid_import") == T0 + timedelta(hours=1)
+    assert restarted.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=1), 12.3)
+    assert restarted.anchor("sub_ev") == SumAnchor(T0 + timedelta(minutes=55), 4.5)
+    assert restarted.session_state("sub_ev") == SessionState(open_session)
+    assert [(c.stream_key, c.session) for c in restarted.completed_sessions] == [
+        ("sub_ev", done)
+    ]
+
+
+async def test_accepted_and_failed_leave_the_queue_for_good(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Accepted records go; rejected ones are kept aside, never peeked again."""
+    outbox = Outbox(hass, "entry2")
+    await outbox.async_load()
+    records = [record(GRID, 30 * k, k) for k in range(5)]
+    await outbox.async_enqueue(
+        "grid_import", records, high_water=T0 + timedelta(hours=3)
+    )
+    assert outbox.peek(2) == records[:2]
+
+    await outbox.async_mark_accepted(records[:2])
+    await outbox.async_mark_failed([(records[2], "value out of range")])
+    assert outbox.peek() == records[3:]
+
+    restarted = Outbox(hass, "entry2")
+    await restarted.async_load()
+    assert restarted.peek() == records[3:]
+    assert restarted.pending_count == 2
+    assert [(f.stream_key, f.record, f.error) for f in restarted.failed] == [
+        ("grid_import", records[2], "value out of range")
+    ]
+    diagnostics = restarted.diagnostics()
+    assert diagnostics["pending_count"] == 2
+    assert diagnostics["oldest_pending"] == records[3].to_dict()
+    assert diagnostics["failed"][0]["error"] == "value out of range"
+
+    assert [f.record for f in await restarted.async_clear_failed()] == [records[2]]
+    assert restarted.failed == []
+
+
+async def test_enqueue_never_moves_back_or_replaces(hass: HomeAssistant) -> None:
+    """A backfill re-enqueue keeps pending records and the high-water mark."""
+    outbox = Outbox(hass, "entry3")
+    await outbox.async_load()
+    original = record(GRID, 0, 100)
+    await outbox.async_enqueue(
+        "grid_import",
+        [original],
+        high_water=T0 + timedelta(hours=2),
+        anchor=SumAnchor(T0 + timedelta(hours=2), 5.0),
+    )
+    changed = record(GRID, 0, 101)  # same reference id, other value
+    assert changed.record_reference_id == original.record_reference_id
+    await outbox.async_enqueue(
+        "grid_import",
+        [changed, record(GRID, -30, 50)],
+        high_water=T0,
+        anchor=SumAnchor(T0, 1.0),
+    )
+    assert outbox.peek() == [record(GRID, -30, 50), original]
+    assert outbox.high_water("grid_import") == T0 + timedelta(hours=2)
+    assert outbox.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=2), 5.0)
+
+
+async def test_sessions_reported_and_streams_removed(hass: HomeAssistant) -> None:
+    """Reported sessions and removed streams are forgotten."""
+    outbox = Outbox(hass, "entry4")
+    await outbox.async_load()
+    finished = Session("s1", T0, T0 + timedelta(hours=1), 100)
+    await outbox.async_enqueue(
+        "sub_ev",
+        [record(EV, 0, 100, "s1")],
+        high_water=T0 + timedelta(hours=1),
+        finished_sessions=[finished],
+    )
+    await outbox.async_enqueue("grid_import", [record(GRID, 0, 5)], high_water=T0)
+    await outbox.async_mark_session_reported("s1")
+    assert outbox.completed_sessions == []
+
+    await outbox.async_remove_stream("sub_ev")
+    assert outbox.peek() == [record(GRID, 0, 5)]
+    assert outbox.high_water("sub_ev") is None
+
+
+async def test_remove_deletes_the_file(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Removing the entry removes its storage."""
+    outbox = Outbox(hass, "entry5")
+    await outbox.async_load()
+    await outbox.async_enqueue("grid_import", [record(GRID, 0, 1)], high_water=T0)
+    assert "flatpeak.entry5" in hass_storage
+    await outbox.async_remove()
+    assert "flatpeak.entry5" not in hass_storage
+    assert outbox.pending_count == 0

@@ -1,0 +1,1 @@
+"""Pure unit tests of interval maths, records and sessions (no Home Assistant)."""
