@@ -1,0 +1,1 @@
+"""Development-only tools: the simulated home and the process harness."""

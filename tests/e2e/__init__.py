@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Home Assistant and the Flatpeak sandbox as subprocesses."""

@@ -1,0 +1,215 @@
+"""Set Flatpeak up in a real Home Assistant through its HTTP and websocket APIs.
+
+One Home Assistant and one sandbox serve the whole module (see conftest.py):
+the flows run once (``flatpeak_setup``), the tests check what they produced.
+Checks of parts that are not built yet skip until their module exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dev.harness import REPO
+
+from .conftest import EV_NAME, E2EHome, FlatpeakSetup
+
+pytestmark = pytest.mark.e2e
+
+INTEGRATION = REPO / "custom_components" / "flatpeak"
+LONDON = ZoneInfo("Europe/London")
+RECORD_START = re.compile(r"^(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", re.MULTILINE)
+
+
+def requires_module(name: str) -> pytest.MarkDecorator:
+    """Skip a check until ``custom_components/flatpeak/<name>`` exists."""
+    return pytest.mark.skipif(
+        not (INTEGRATION / name).exists(), reason=f"{name} is not built yet"
+    )
+
+
+def entity_states(home: E2EHome, setup: FlatpeakSetup) -> dict[str, dict[str, Any]]:
+    """Return ``{translation_key: state}`` of the entry's entities, per device."""
+    entities = home.ws(type="config/entity_registry/list")
+    states = {s["entity_id"]: s for s in home.get("/api/states")}
+    found: dict[str, dict[str, Any]] = {}
+    for entity in entities:
+        if entity["config_entry_id"] != setup.entry_id:
+            continue
+        owner = "ev" if entity.get("config_subentry_id") else "location"
+        found[f"{owner}:{entity['translation_key']}"] = {
+            **states.get(entity["entity_id"], {}),
+            "entity_category": entity["entity_category"],
+        }
+    return found
+
+
+def test_entry_is_loaded(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
+    """The flows made one loaded entry with one EV charger subentry."""
+    entries = e2e_home.get("/api/config/config_entries/entry?domain=flatpeak")
+    assert [(e["entry_id"], e["state"]) for e in entries] == [
+        (flatpeak_setup.entry_id, "loaded")
+    ]
+    assert flatpeak_setup.title == "1 Test Street, London"
+    subentries = e2e_home.ws(
+        type="config_entries/subentries/list", entry_id=flatpeak_setup.entry_id
+    )
+    assert [(s["subentry_type"], s["title"]) for s in subentries] == [
+        ("ev_charger", EV_NAME)
+    ]
+    # The subentry flow made the Flatpeak device through the real HTTP API.
+    assert flatpeak_setup.device_id.startswith("dev_")
+    sandbox_devices = [d["id"] for d in e2e_home.sandbox_state()["devices"]]
+    assert sandbox_devices == [flatpeak_setup.device_id]
+
+
+def test_second_entry_for_location_aborts(
+    e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup
+) -> None:
+    """Adding the same location again aborts with already_configured."""
+    sandbox = e2e_home.sandbox
+    path = "/api/config/config_entries/flow"
+    flow = e2e_home.post(path, {"handler": "flatpeak", "show_advanced_options": True})
+    flow_id = flow["flow_id"]
+    e2e_home.post(
+        f"{path}/{flow_id}",
+        {
+            "account_id": sandbox.account_id,
+            "api_key": sandbox.api_key,
+            "api_url": sandbox.url,
+        },
+    )
+    result = e2e_home.post(f"{path}/{flow_id}", {"location_id": sandbox.location_id})
+    assert (result["type"], result.get("reason")) == ("abort", "already_configured")
+
+
+def test_devices(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
+    """A location device, and the EV charger's device under it."""
+    devices = [
+        d
+        for d in e2e_home.ws(type="config/device_registry/list")
+        if flatpeak_setup.entry_id in d["config_entries"]
+    ]
+    by_name = {d["name"]: d for d in devices}
+    location = by_name[f"Flatpeak {flatpeak_setup.title}"]
+    charger = by_name[EV_NAME]
+    assert len(devices) == 2
+    assert charger["via_device_id"] == location["id"]
+    assert charger["config_entries_subentries"] == {
+        flatpeak_setup.entry_id: [flatpeak_setup.subentry_id]
+    }
+    assert location["config_entries_subentries"] == {flatpeak_setup.entry_id: [None]}
+
+
+def _monetary(state: dict[str, Any], currency: str) -> None:
+    attributes = state["attributes"]
+    assert attributes["device_class"] == "monetary", state
+    assert attributes["state_class"] == "total", state
+    assert attributes["unit_of_measurement"] == currency, state
+
+
+@requires_module("sensor.py")
+def test_sensors(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
+    """The SPEC's entities exist with their classes and units (GBP location)."""
+    found = entity_states(e2e_home, flatpeak_setup)
+    for key in (
+        "location:import_cost_today",
+        "location:import_cost_month",
+        "location:export_value_today",
+        "location:export_value_month",
+        "ev:session_cost",
+        "ev:cost_today",
+    ):
+        assert key in found, f"{key} missing: {sorted(found)}"
+        _monetary(found[key], "GBP")
+    assert "ev:current_session_cost" in found, sorted(found)
+    for key in ("location:import_price", "location:export_price"):
+        attributes = found[key]["attributes"]
+        assert attributes["unit_of_measurement"] == "GBP/kWh", found[key]
+        assert attributes["state_class"] == "measurement", found[key]
+    for key in ("location:last_submission", "location:pending_records"):
+        assert found[key]["entity_category"] == "diagnostic", found[key]
+    assert found["location:last_submission"]["attributes"]["device_class"] == (
+        "timestamp"
+    )
+
+
+@requires_module("services.yaml")
+def test_estimate_cost(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
+    """flatpeak.estimate_cost prices 2 kWh in the cheap night window (0.07 GBP/kWh)."""
+    night = datetime.now(LONDON).replace(
+        hour=1, minute=0, second=0, microsecond=0
+    ) + timedelta(days=1)
+    result = e2e_home.ws(
+        type="call_service",
+        domain="flatpeak",
+        service="estimate_cost",
+        service_data={
+            "config_entry_id": flatpeak_setup.entry_id,
+            "energy_kwh": 2,
+            "start": night.isoformat(),
+            "end": (night + timedelta(hours=1)).isoformat(),
+            "direction": "import",
+        },
+        return_response=True,
+    )
+    response = result["response"]
+    text = json.dumps(response)
+    assert "GBP" in text, response
+    assert any(abs(value - 0.14) < 1e-6 for value in _numbers(response)), response
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return []
+
+
+@requires_module("diagnostics.py")
+def test_diagnostics_without_secrets(
+    e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup
+) -> None:
+    """The diagnostics download works and never contains the API key."""
+    diagnostics = e2e_home.get(
+        f"/api/diagnostics/config_entry/{flatpeak_setup.entry_id}"
+    )
+    text = json.dumps(diagnostics)
+    assert e2e_home.sandbox.location_id in text
+    assert e2e_home.sandbox.api_key not in text
+
+
+def log_records(log: str) -> list[str]:
+    """Split Home Assistant's output into records (a record may span lines)."""
+    return [r for r in RECORD_START.split(log) if r.strip()]
+
+
+def test_log_is_clean(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
+    """No secret, error or deprecation report of ours in Home Assistant's log."""
+    # Give the integration's first polls a moment to log.
+    time.sleep(1)
+    log = e2e_home.log()
+    assert "custom_components.flatpeak" in log  # debug logging is on
+    assert e2e_home.sandbox.api_key not in log
+    ours = ("flatpeak", "simulated_home")
+    bad = [
+        record
+        for record in log_records(log)
+        if any(name in record for name in ours)
+        and (
+            re.match(r"\S+ \S+ (ERROR|CRITICAL)", record)
+            or "Detected that custom integration" in record
+        )
+    ]
+    assert not bad, "\n".join(bad)
