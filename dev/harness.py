@@ -346,6 +346,12 @@ def onboard(url: str, username: str, password: str, name: str = "Developer") -> 
 
 def login(url: str, username: str, password: str) -> str:
     """Log in through the login flow as a browser does; return an access token."""
+    token: str = login_tokens(url, username, password)["access_token"]
+    return token
+
+
+def login_tokens(url: str, username: str, password: str) -> dict[str, Any]:
+    """Log in as a browser does; return the token response (access + refresh)."""
     flow = request(
         "POST",
         f"{url}/auth/login_flow",
@@ -366,11 +372,16 @@ def login(url: str, username: str, password: str) -> str:
     )
     if result.get("type") != "create_entry":
         raise HttpError("POST", f"{url}/auth/login_flow", 200, json.dumps(result))
-    return _token_from_code(url, result["result"])
+    return _tokens_from_code(url, result["result"])
 
 
 def _token_from_code(url: str, code: str) -> str:
-    tokens = request(
+    token: str = _tokens_from_code(url, code)["access_token"]
+    return token
+
+
+def _tokens_from_code(url: str, code: str) -> dict[str, Any]:
+    tokens: dict[str, Any] = request(
         "POST",
         f"{url}/auth/token",
         form={
@@ -379,8 +390,7 @@ def _token_from_code(url: str, code: str) -> str:
             "client_id": client_id(url),
         },
     )
-    token: str = tokens["access_token"]
-    return token
+    return tokens
 
 
 def ws_commands(

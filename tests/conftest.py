@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,6 +11,16 @@ from flatpeak_sandbox import Sandbox, SandboxServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep SQL statements out of the test output.
+
+    pytest-homeassistant-custom-component logs every SQL statement at INFO to a
+    root stream handler; recorder-backed tests would flood CI's log with them.
+    """
+    del config
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture
