@@ -456,7 +456,19 @@ def _cli_onboard(url: str, username: str, password: str, pid: int | None) -> int
     token: str | None
     if not onboarding_done(url):
         token = onboard(url, username, password)
-        print(f"onboarding: created the owner user {username}")  # noqa: T201
+        # The API address field of the setup form is an advanced option.
+        ws_commands(
+            url,
+            token,
+            [
+                {
+                    "type": "frontend/set_user_data",
+                    "key": "core",
+                    "value": {"showAdvanced": True},
+                }
+            ],
+        )
+        print(f"onboarding: created the owner user {username} (advanced mode on)")  # noqa: T201
     else:
         try:
             token = login(url, username, password)
