@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from flatpeak_sandbox import Sandbox, SandboxServer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Iterator
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,6 +22,20 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     del config
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_subprocess_coverage() -> Iterator[None]:
+    """Measure coverage in the test processes only.
+
+    pytest-cov would also measure the sandbox and Home Assistant processes that some
+    tests start, with settings that cannot be combined with this run's branch data.
+    """
+    saved = {k: v for k, v in os.environ.items() if k.startswith("COV_CORE_")}
+    for key in saved:
+        del os.environ[key]
+    yield
+    os.environ.update(saved)
 
 
 @pytest.fixture

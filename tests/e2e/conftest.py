@@ -26,6 +26,7 @@ from dev.harness import (
     request,
     start_hass,
     start_sandbox,
+    wait_for,
     wait_for_hass_http,
     wait_for_hass_running,
     wait_for_sandbox,
@@ -208,6 +209,17 @@ def flow_step(
     return result
 
 
+def wait_loaded(home: E2EHome, entry_id: str) -> None:
+    """Wait for the entry to be loaded again: adding a subentry reloads it."""
+
+    def loaded() -> bool | None:
+        entries = home.get("/api/config/config_entries/entry?domain=flatpeak")
+        states = {e["entry_id"]: e["state"] for e in entries}
+        return True if states.get(entry_id) == "loaded" else None
+
+    wait_for(loaded, timeout=60, what="the Flatpeak entry to load")
+
+
 @pytest.fixture(scope="module")
 def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
     """Add the sandbox's demo location and an EV charger, as a user would."""
@@ -255,6 +267,7 @@ def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
         "create_entry",
     )
     (subentry,) = home.ws(type="config_entries/subentries/list", entry_id=entry_id)
+    wait_loaded(home, entry_id)
     return FlatpeakSetup(
         entry_id=entry_id,
         title=created["title"],
