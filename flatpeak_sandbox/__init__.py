@@ -103,7 +103,11 @@ Faults
     ``fail``/``rate_limit``/``stall`` answer without processing the call;
     ``stall`` holds it ``seconds`` then answers 504 (503 at once when the server
     shuts down). ``drop`` and ``garble`` process the call (records are stored)
-    and then close the connection / answer 200 with a broken body.
+    and then close the connection / answer 200 with a broken body. ``drop``
+    closes before any answer byte by default, which aiohttp 3.11 answers by
+    silently resending the call once (so the caller sees success and the call
+    was processed twice); ``drop_next(mode="mid_response")`` closes after the
+    status line and headers instead, which aiohttp never retries.
 Unknown ids
     Unknown ids, and ids of another account: 404 ``{"message": "Not Found"}``.
 """

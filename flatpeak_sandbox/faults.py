@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 type FaultKind = Literal["fail", "stall", "drop", "rate_limit", "garble"]
 type GarbleMode = Literal["truncate", "shape"]
 GARBLE_MODES: tuple[GarbleMode, ...] = ("truncate", "shape")
+type DropMode = Literal["before_response", "mid_response"]
+DROP_MODES: tuple[DropMode, ...] = ("before_response", "mid_response")
 
 
 @dataclass(slots=True)
@@ -24,6 +26,7 @@ class Fault:
     seconds: float = 30.0
     retry_after: float | None = 1.0
     mode: GarbleMode = "truncate"
+    drop_mode: DropMode = "before_response"
 
     def matches(self, path: str) -> bool:
         """Return True when this fault applies to an API call on ``path``."""
@@ -63,9 +66,27 @@ class Faults:
         """Hold the call ``seconds`` without processing it, then answer 504."""
         self._add(Fault("stall", count, path, seconds=seconds))
 
-    def drop_next(self, count: int = 1, *, path: str | None = None) -> None:
-        """Process the call, then close the connection without an answer."""
-        self._add(Fault("drop", count, path))
+    def drop_next(
+        self,
+        count: int = 1,
+        *,
+        path: str | None = None,
+        mode: DropMode = "before_response",
+    ) -> None:
+        """Process the call, then cut the connection.
+
+        ``before_response`` (default): close it before any byte of the answer.
+        aiohttp (3.11, ``ClientSession._request``'s ``retry_persistent_connection``)
+        then silently sends a GET/PUT/DELETE once more on a new connection when the
+        closed connection was a reused keep-alive one, so the caller usually sees
+        the answer of that second, processed call. ``mid_response``: send the
+        status line and headers (announcing the whole body), then close; aiohttp
+        never retries that and the caller gets a payload error, while the call
+        was processed: the ambiguous failure an integration must handle.
+        """
+        if mode not in DROP_MODES:
+            raise ValueError(f"mode must be one of {DROP_MODES}")
+        self._add(Fault("drop", count, path, drop_mode=mode))
 
     def rate_limit_next(
         self,

@@ -164,6 +164,8 @@ class _Api:
             )
         )
         if fault is not None and fault.kind == "drop" and request.transport:
+            if fault.drop_mode == "mid_response":
+                return await _cut_after_headers(request, response)
             request.transport.abort()
         return response
 
@@ -506,6 +508,19 @@ class _Api:
                 direction,
             )
         )
+
+
+async def _cut_after_headers(
+    request: web.Request, response: web.Response
+) -> web.StreamResponse:
+    """Send the status line and headers of ``response``, then close the connection."""
+    body = response.body if isinstance(response.body, bytes) else b""
+    cut = web.StreamResponse(status=response.status, headers=response.headers)
+    cut.content_length = len(body) or 1
+    await cut.prepare(request)
+    if request.transport is not None:
+        request.transport.close()
+    return cut
 
 
 def _garble(response: web.Response, fault: Fault) -> web.Response:

@@ -1,0 +1,638 @@
+"""Metering: Home Assistant energy statistics → Flatpeak interval records, nothing lost.
+
+One cycle (every 5 minutes, and after a backfill):
+1. For each stream, the intervals closed since its high-water mark are computed from
+   recorder statistics (pure maths on an executor thread) and queued in the persisted
+   outbox together with the new high-water mark, in one save.
+2. The outbox is sent oldest first, at most 10,000 records per `PUT /meters/interval`,
+   all streams together. Records are marked in flight (saved) before each call and
+   leave the outbox only when Flatpeak answered for them.
+
+Faults: 5xx, timeouts and broken answers are ambiguous (Flatpeak may have stored the
+records). The records stay in flight and the next cycles back off exponentially
+(30 s doubling to 30 min, ±20 % jitter). Before in-flight records are sent again,
+Flatpeak is asked which of them it holds (`interval_cost` without aggregation lists
+one row per stored record with its `record_reference_id`); those count as accepted.
+Only when that check fails are the identical records sent again. 429 waits
+`Retry-After` (60 s when absent); 403 starts reauth; 422 `pending_connect` or
+`no_tariff_connected` raises a repair issue and retries every 15 minutes.
+`UpdateFailed(retry_after=)` only exists from HA 2025.12, so the wait is applied
+through `update_interval`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    HomeAssistantError,
+)
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+from sqlalchemy.exc import SQLAlchemyError
+
+from .api import (
+    MAX_RECORDS_PER_REQUEST,
+    FlatpeakApiError,
+    FlatpeakAuthError,
+    FlatpeakError,
+    FlatpeakRateLimitError,
+    MeterRecord,
+    SubmissionResult,
+    TariffDirection,
+)
+from .const import (
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_LOCATION_ID,
+    CONF_SESSION_ENTITY,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_APPLIANCE,
+    SUBENTRY_EV_CHARGER,
+    SUBENTRY_SOLAR,
+    TARIFF_PENDING_RETRY,
+)
+from .coordinator import entry_grid_entities, entry_interval_minutes
+from .metering import (
+    GRID_EXPORT_KEY,
+    GRID_IMPORT_KEY,
+    MeteringWindow,
+    StatisticRow,
+    Stream,
+    StreamKind,
+    SumAnchor,
+    align_down,
+    build_records,
+    compute_intervals,
+)
+from .outbox import CompletedSession, Outbox, subtract_spans
+from .recorder_reader import (
+    async_compiled_until,
+    async_read_anchor,
+    async_read_state_history,
+    async_read_statistic_rows,
+)
+from .sessions import (
+    SessionAssignment,
+    SessionMode,
+    SessionState,
+    assign_sessions,
+    session_mode_for,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from homeassistant.core import HomeAssistant
+
+    from .api import FlatpeakClient, Location
+    from .coordinator import FlatpeakConfigEntry
+
+CYCLE_INTERVAL = timedelta(minutes=5)
+BACKLOG_INTERVAL = timedelta(seconds=10)
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 1800.0
+BACKOFF_JITTER = 0.2
+RATE_LIMIT_DEFAULT = 60.0
+FIRST_REFRESH_LIMIT = MAX_RECORDS_PER_REQUEST
+TARIFF_PENDING_CODES = frozenset({"pending_connect", "no_tariff_connected"})
+HTTP_UNPROCESSABLE = 422
+
+_SUBENTRY_KINDS = {
+    SUBENTRY_SOLAR: StreamKind.SOLAR,
+    SUBENTRY_EV_CHARGER: StreamKind.EV_CHARGER,
+    SUBENTRY_APPLIANCE: StreamKind.APPLIANCE,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeteringStatus:
+    """What the diagnostic sensors show about metering."""
+
+    last_submission: datetime | None
+    """Last time Flatpeak accepted records."""
+    pending_records: int
+    rejected_records: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _StreamSource:
+    stream: Stream
+    session_entity: str | None = None
+
+
+def backoff_seconds(failures: int, rand: float) -> float:
+    """Return the wait after `failures` ambiguous failures in a row (rand in [0, 1))."""
+    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, failures - 1))
+    return min(BACKOFF_CAP, delay * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
+
+
+def _build(
+    source: _StreamSource,
+    window: MeteringWindow,
+    mode: SessionMode | None,
+    state: SessionState,
+    history: Sequence[tuple[datetime, str]],
+) -> tuple[list[MeterRecord], SessionAssignment | None]:
+    """Build a window's records, with session ids for an EV charger (pure)."""
+    stream = source.stream
+    if mode is None or stream.device_id is None:
+        return build_records(stream, window.intervals), None
+    assignment = assign_sessions(
+        window.intervals,
+        mode=mode,
+        device_key=stream.device_id,
+        high_water=window.high_water,
+        state=state,
+        history=history,
+    )
+    return build_records(stream, window.intervals, assignment.session_ids), assignment
+
+
+class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
+    """Sends the entry's metered energy to Flatpeak; its data is the status."""
+
+    config_entry: FlatpeakConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: FlatpeakConfigEntry,
+        client: FlatpeakClient,
+        location: Location,
+    ) -> None:
+        """Describe the entry's streams; the outbox loads in the first refresh."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} metering",
+            update_interval=CYCLE_INTERVAL,
+        )
+        self._client = client
+        self._location = location
+        self._interval_minutes = entry_interval_minutes(entry)
+        self._sources = self._entry_sources(entry, location.id)
+        self._outbox = Outbox(hass, entry.entry_id)
+        self._loaded = False
+        self._lock = asyncio.Lock()
+        self._failures = 0
+        self._hold_until: datetime | None = None
+        self._hold_error: UpdateFailed | None = None
+        self._last_error: str | None = None
+        self._first_cycle = True
+
+    @staticmethod
+    def _entry_sources(
+        entry: FlatpeakConfigEntry, location_id: str
+    ) -> list[_StreamSource]:
+        location_id = entry.data.get(CONF_LOCATION_ID, location_id)
+        import_entity, export_entity = entry_grid_entities(entry)
+        sources = [
+            _StreamSource(
+                Stream(
+                    key=GRID_IMPORT_KEY,
+                    kind=StreamKind.GRID_IMPORT,
+                    entity_id=import_entity,
+                    location_id=location_id,
+                )
+            )
+        ]
+        if export_entity:
+            sources.append(
+                _StreamSource(
+                    Stream(
+                        key=GRID_EXPORT_KEY,
+                        kind=StreamKind.GRID_EXPORT,
+                        entity_id=export_entity,
+                        location_id=location_id,
+                    )
+                )
+            )
+        for subentry in entry.subentries.values():
+            kind = _SUBENTRY_KINDS.get(subentry.subentry_type)
+            device_id = subentry.data.get(CONF_DEVICE_ID)
+            energy_entity = subentry.data.get(CONF_ENERGY_ENTITY)
+            if kind is None or not device_id or not energy_entity:
+                continue
+            sources.append(
+                _StreamSource(
+                    Stream(
+                        key=subentry.subentry_id,
+                        kind=kind,
+                        entity_id=energy_entity,
+                        location_id=location_id,
+                        device_id=device_id,
+                    ),
+                    subentry.data.get(CONF_SESSION_ENTITY) or None,
+                )
+            )
+        return sources
+
+    @property
+    def streams(self) -> list[Stream]:
+        """The streams this entry meters."""
+        return [source.stream for source in self._sources]
+
+    @property
+    def outbox(self) -> Outbox:
+        """The entry's persisted outbox (diagnostics read it)."""
+        return self._outbox
+
+    # Interface for the cost side.
+
+    def completed_sessions(self) -> list[CompletedSession]:
+        """Finished EV sessions whose records Flatpeak accepted, not yet reported."""
+        unsent = {
+            record.session_reference_id
+            for _stream, record in self._outbox.pending_records()
+            if record.session_reference_id is not None
+        }
+        return [
+            item
+            for item in self._outbox.completed_sessions
+            if item.session.session_id not in unsent
+        ]
+
+    async def async_mark_session_reported(self, session_id: str) -> None:
+        """Forget a finished session once its completion was reported."""
+        await self._outbox.async_mark_session_reported(session_id)
+
+    # The cycle.
+
+    def _status(self) -> MeteringStatus:
+        return MeteringStatus(
+            last_submission=self._outbox.last_submission,
+            pending_records=self._outbox.pending_count,
+            rejected_records=len(self._outbox.failed),
+            last_error=self._last_error,
+        )
+
+    async def _async_ensure_loaded(self) -> None:
+        if not self._loaded:
+            await self._outbox.async_load()
+            self._loaded = True
+
+    async def _async_update_data(self) -> MeteringStatus:
+        """Queue the newly closed intervals, then send what is pending."""
+        async with self._lock:
+            await self._async_ensure_loaded()
+            try:
+                await self._async_collect()
+            except (SQLAlchemyError, HomeAssistantError) as err:
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="recorder_error",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+            now = dt_util.utcnow()
+            if self._hold_until is not None and now < self._hold_until:
+                # A refresh asked for while Flatpeak said to wait: keep waiting.
+                self.update_interval = self._hold_until - now
+                assert self._hold_error is not None  # noqa: S101 - set with the hold
+                raise self._hold_error
+            limit = FIRST_REFRESH_LIMIT if self._first_cycle else None
+            self._first_cycle = False
+            try:
+                await self._async_send(limit)
+            except FlatpeakError as err:
+                raise self._failure(err) from err
+            self._failures = 0
+            self._hold_until = self._hold_error = None
+            self._last_error = None
+            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id("tariff_pending"))
+            self.update_interval = (
+                BACKLOG_INTERVAL if self._outbox.pending_count else CYCLE_INTERVAL
+            )
+            return self._status()
+
+    def _failure(self, err: FlatpeakError) -> Exception:
+        """Return what to raise for a failed send, and set when to try again."""
+        self._last_error = str(err)
+        if isinstance(err, FlatpeakAuthError):
+            return ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="auth_failed"
+            )
+        if isinstance(err, FlatpeakRateLimitError):
+            wait = err.retry_after if err.retry_after else RATE_LIMIT_DEFAULT
+            return self._hold(
+                timedelta(seconds=wait), "rate_limited", {"seconds": f"{wait:g}"}
+            )
+        if (
+            isinstance(err, FlatpeakApiError)
+            and err.status == HTTP_UNPROCESSABLE
+            and err.code in TARIFF_PENDING_CODES
+        ):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self._issue_id("tariff_pending"),
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="tariff_pending",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "code": err.code or "",
+                },
+            )
+            return self._hold(
+                TARIFF_PENDING_RETRY, "tariff_pending", {"code": err.code or ""}
+            )
+        self._failures += 1
+        wait = backoff_seconds(self._failures, random.random())  # noqa: S311 - jitter
+        key = "api_error" if isinstance(err, FlatpeakApiError) else "metering_failed"
+        return self._hold(timedelta(seconds=wait), key, {"error": str(err)})
+
+    def _hold(
+        self, wait: timedelta, key: str, placeholders: dict[str, str]
+    ) -> UpdateFailed:
+        self._hold_until = dt_util.utcnow() + wait
+        self.update_interval = wait
+        self._hold_error = UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key=key,
+            translation_placeholders=placeholders,
+        )
+        return self._hold_error
+
+    def _issue_id(self, kind: str, suffix: str = "") -> str:
+        return f"{kind}_{self.config_entry.entry_id}{suffix}"
+
+    # Computing intervals.
+
+    async def _async_collect(self) -> None:
+        compiled = await async_compiled_until(self.hass)
+        if compiled is None:
+            return
+        for source in self._sources:
+            self._check_source(source.stream)
+            await self._async_collect_stream(source, compiled)
+
+    def _check_source(self, stream: Stream) -> None:
+        """Raise a repair issue while a source sensor is gone (and clear it after)."""
+        issue_id = self._issue_id("source_missing", f"_{stream.key}")
+        registry = er.async_get(self.hass)
+        if (
+            self.hass.states.get(stream.entity_id) is None
+            and registry.async_get(stream.entity_id) is None
+        ):
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="source_missing",
+                translation_placeholders={
+                    "entity_id": stream.entity_id,
+                    "title": self.config_entry.title,
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    async def _async_start(self, stream: Stream, compiled: datetime) -> datetime:
+        """Return the stream's high-water mark, starting a new stream at `compiled`."""
+        high_water = self._outbox.high_water(stream.key)
+        if high_water is not None:
+            return high_water
+        # A new stream starts with the interval in progress; older energy is for
+        # the backfill action.
+        start = align_down(compiled, self._interval_minutes)
+        anchor = await async_read_anchor(self.hass, stream.entity_id, start)
+        await self._outbox.async_enqueue(
+            stream.key, [], high_water=start, anchor=anchor
+        )
+        return start
+
+    async def _async_window(
+        self,
+        source: _StreamSource,
+        start: datetime,
+        end: datetime,
+        anchor: SumAnchor | None,
+        state: SessionState,
+    ) -> tuple[MeteringWindow, list[MeterRecord], SessionAssignment | None]:
+        """Compute the records of a stream's intervals in [start, end)."""
+        stream = source.stream
+        rows: list[StatisticRow] = await async_read_statistic_rows(
+            self.hass, stream.entity_id, start, end
+        )
+        window: MeteringWindow = await self.hass.async_add_executor_job(
+            partial(
+                compute_intervals,
+                rows,
+                start=start,
+                complete_until=end,
+                interval_minutes=self._interval_minutes,
+                anchor=anchor,
+            )
+        )
+        mode = session_mode_for(source.session_entity) if stream.has_sessions else None
+        history: list[tuple[datetime, str]] = []
+        if (
+            source.session_entity
+            and mode is not None
+            and mode is not SessionMode.ENERGY_GAP
+            and window.high_water > start
+        ):
+            history = await async_read_state_history(
+                self.hass, source.session_entity, start, window.high_water
+            )
+        records, assignment = await self.hass.async_add_executor_job(
+            _build, source, window, mode, state, history
+        )
+        return window, records, assignment
+
+    async def _async_collect_stream(
+        self, source: _StreamSource, compiled: datetime
+    ) -> None:
+        stream = source.stream
+        start = await self._async_start(stream, compiled)
+        if align_down(compiled, self._interval_minutes) <= start:
+            return
+        anchor = self._outbox.anchor(stream.key) or await async_read_anchor(
+            self.hass, stream.entity_id, start
+        )
+        window, records, assignment = await self._async_window(
+            source, start, compiled, anchor, self._outbox.session_state(stream.key)
+        )
+        if window.high_water <= start:
+            return
+        await self._outbox.async_enqueue(
+            stream.key,
+            records,
+            high_water=window.high_water,
+            anchor=window.anchor,
+            session_state=None if assignment is None else assignment.state,
+            finished_sessions=() if assignment is None else assignment.finished,
+            covered=(start, window.high_water),
+        )
+
+    # Sending.
+
+    async def _async_send(self, limit: int | None) -> None:
+        """Send pending records oldest first, one chunk of ≤10,000 per call."""
+        if self._outbox.in_flight:
+            await self._async_settle_in_flight()
+        sent = 0
+        while limit is None or sent < limit:
+            chunk = self._outbox.peek(MAX_RECORDS_PER_REQUEST)
+            if not chunk:
+                return
+            await self._outbox.async_mark_in_flight(chunk)
+            try:
+                result = await self._client.submit_interval_records(chunk)
+            except (FlatpeakAuthError, FlatpeakRateLimitError, FlatpeakApiError):
+                # Flatpeak answered and stored nothing of this call.
+                await self._outbox.async_clear_in_flight()
+                raise
+            await self._async_apply(result)
+            sent += len(chunk)
+
+    async def _async_settle_in_flight(self) -> None:
+        """Count in-flight records Flatpeak already holds as accepted."""
+        records = self._outbox.in_flight
+        try:
+            held = await self._async_held_by_flatpeak(records)
+        except (FlatpeakAuthError, FlatpeakRateLimitError):
+            raise
+        except FlatpeakError as err:
+            LOGGER.debug(
+                "Could not ask Flatpeak which of %s records it holds (%s); "
+                "sending them again unchanged",
+                len(records),
+                err,
+            )
+            await self._outbox.async_clear_in_flight()
+            return
+        accepted = [record for record in records if record.record_reference_id in held]
+        LOGGER.debug(
+            "Flatpeak already held %s of %s records sent without an answer",
+            len(accepted),
+            len(records),
+        )
+        if accepted:
+            await self._outbox.async_mark_accepted(accepted, when=dt_util.utcnow())
+        await self._outbox.async_clear_in_flight()
+
+    async def _async_held_by_flatpeak(self, records: Sequence[MeterRecord]) -> set[str]:
+        """Return the reference ids of `records` that Flatpeak has stored."""
+        groups: dict[tuple[str, TariffDirection], list[MeterRecord]] = {}
+        for record in records:
+            owner = record.device_id or record.location_id
+            groups.setdefault((owner, record.tariff_direction), []).append(record)
+        held: set[str] = set()
+        for (owner, direction), items in groups.items():
+            cost = await self._client.interval_cost(
+                owner,
+                min(record.start_time for record in items),
+                max(record.end_time for record in items),
+                tariff_direction=direction,
+            )
+            held.update(
+                row.record_reference_id for row in cost.rows if row.record_reference_id
+            )
+        return held
+
+    async def _async_apply(self, result: SubmissionResult) -> None:
+        if result.accepted:
+            await self._outbox.async_mark_accepted(
+                result.accepted, when=dt_util.utcnow()
+            )
+        if not result.failed:
+            return
+        await self._outbox.async_mark_failed(result.failed)
+        first, error = result.failed[0]
+        LOGGER.warning(
+            "Flatpeak rejected %s meter records (first: %s: %s); they are kept aside "
+            "and not sent again",
+            len(result.failed),
+            first.record_reference_id,
+            error,
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._issue_id("rejected_records"),
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="rejected_records",
+            translation_placeholders={
+                "title": self.config_entry.title,
+                "count": str(len(self._outbox.failed)),
+                "error": error,
+            },
+        )
+
+    # Backfill.
+
+    async def async_backfill(self, start: datetime, end: datetime | None = None) -> int:
+        """Queue the intervals in [start, end) never queued before, then send.
+
+        Each stream is extended only where it has not been computed yet (before it
+        started, or gaps of earlier backfills), up to its high-water mark: what was
+        sent is never sent again. Returns the number of records queued. Raises
+        HomeAssistantError when the recorder cannot be read or sending fails (the
+        queued records stay in the outbox and are sent by later cycles).
+        """
+        queued = 0
+        async with self._lock:
+            await self._async_ensure_loaded()
+            try:
+                queued = await self._async_backfill(start, end)
+            except (SQLAlchemyError, HomeAssistantError) as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="recorder_error",
+                    translation_placeholders={"error": str(err)},
+                ) from err
+        await self.async_refresh()
+        if not self.last_update_success:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="backfill_send_failed",
+                translation_placeholders={
+                    "count": str(queued),
+                    "error": self._last_error or "",
+                },
+            )
+        return queued
+
+    async def _async_backfill(self, start: datetime, end: datetime | None) -> int:
+        compiled = await async_compiled_until(self.hass)
+        if compiled is None:
+            return 0
+        queued = 0
+        span_start = align_down(start, 60)
+        for source in self._sources:
+            stream = source.stream
+            high_water = await self._async_start(stream, compiled)
+            span_end = high_water if end is None else min(high_water, end)
+            span_end = align_down(span_end, self._interval_minutes)
+            for gap_start, gap_end in subtract_spans(
+                (span_start, span_end), self._outbox.covered(stream.key)
+            ):
+                anchor = await async_read_anchor(self.hass, stream.entity_id, gap_start)
+                window, records, _ = await self._async_window(
+                    source, gap_start, gap_end, anchor, SessionState()
+                )
+                # Finished sessions of the past are not reported again as events.
+                await self._outbox.async_enqueue(
+                    stream.key,
+                    records,
+                    high_water=None,
+                    covered=(gap_start, window.high_water),
+                )
+                queued += len(records)
+        return queued

@@ -1,0 +1,245 @@
+# ruff: noqa: INP001, S101 - a pytest case run as a script
+"""The backfill benchmark case, run by `scripts/bench.py` under pytest.
+
+Run through ``scripts/bench [DAYS ...]`` (default 1 30 365). For each N it runs this
+module under pytest (Home Assistant with a real recorder, in memory) with the
+Flatpeak sandbox in a separate process, so that only Home Assistant's event loop is
+measured. It prints records/s, meter-submission requests per 1,000 records, the
+longest event-loop block during the backfill (a ticker task records its own
+lateness) and the peak memory (max RSS) of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from unittest.mock import patch
+
+import pytest
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from homeassistant.helpers.storage import Store  # noqa: E402
+
+# The test harness replaces Store writes with a deep check on the event loop; the
+# bench restores Home Assistant's own write (JSON on the executor) into a temp dir.
+_REAL_WRITE = Store._async_write_data  # noqa: SLF001
+
+from custom_components.flatpeak.api import FlatpeakClient  # noqa: E402
+from custom_components.flatpeak.const import (  # noqa: E402
+    CONF_ACCOUNT_ID,
+    CONF_API_KEY,
+    CONF_API_URL,
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_EXPORT_ENTITY,
+    CONF_IMPORT_ENTITY,
+    CONF_LOCATION_ID,
+    CONF_NAME,
+    DOMAIN,
+    SUBENTRY_APPLIANCE,
+    SUBENTRY_SOLAR,
+)
+from custom_components.flatpeak.metering import align_down  # noqa: E402
+from dev.harness import free_port, start_sandbox, wait_for_sandbox  # noqa: E402
+from tests.integration.history import import_history  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from homeassistant.components.recorder.core import Recorder
+    from homeassistant.core import HomeAssistant
+
+    from dev.harness import SandboxInfo
+
+DAYS_ENV = "FLATPEAK_BENCH_DAYS"
+STREAMS = {
+    "sensor.grid_import": 0.8,
+    "sensor.grid_export": 0.3,
+    "sensor.solar_energy": 0.5,
+    "sensor.heat_pump_energy": 0.4,
+}
+TICK = 0.005
+
+
+@pytest.fixture
+def enable_custom(recorder_mock: Recorder, enable_custom_integrations: None) -> None:
+    """Load custom_components/flatpeak (the recorder must start first)."""
+
+
+@pytest.fixture
+def sandbox_process(socket_enabled: None) -> Generator[SandboxInfo]:  # noqa: ARG001
+    """Run the sandbox as its own process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        process = start_sandbox(port, Path(tmp) / "state.json", Path(tmp) / "log")
+        try:
+            yield wait_for_sandbox(process, f"http://127.0.0.1:{port}")
+        finally:
+            process.stop()
+
+
+class Ticker:
+    """Measure how late the event loop runs a task that wants to run every 5 ms."""
+
+    def __init__(self) -> None:
+        """Start idle."""
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(TICK)
+            self.worst = max(self.worst, time.perf_counter() - before - TICK)
+
+    def start(self) -> None:
+        """Start measuring."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        """Stop measuring."""
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def test_bench_backfill(
+    enable_custom: None,  # noqa: ARG001
+    hass: HomeAssistant,
+    sandbox_process: SandboxInfo,
+) -> None:
+    """Import N days of statistics, then time one backfill of everything."""
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    logging.getLogger("custom_components.flatpeak").setLevel(logging.WARNING)
+    days = int(os.environ.get(DAYS_ENV, "1"))
+    info = sandbox_process
+    client = FlatpeakClient(
+        async_get_clientsession(hass), info.account_id, info.api_key, base_url=info.url
+    )
+    solar = await client.create_device("bench_solar")
+    heat_pump = await client.create_device("bench_heat_pump")
+
+    now = dt_util.utcnow()
+    end = align_down(now, 5) - timedelta(minutes=5)
+    origin = align_down(now, 60) - timedelta(days=days + 1)
+    from homeassistant.helpers.recorder import get_instance
+
+    short_from = max(
+        origin, align_down(now, 60) - timedelta(days=get_instance(hass).keep_days)
+    )
+    for entity_id, rate in STREAMS.items():
+        hass.states.async_set(
+            entity_id,
+            "0",
+            {
+                "device_class": "energy",
+                "state_class": "total_increasing",
+                "unit_of_measurement": "kWh",
+            },
+        )
+        import_history(hass, entity_id, origin, end, short_from, rate)
+    await async_wait_recording_done(hass)
+
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Bench",
+        unique_id=info.location_id,
+        data={
+            CONF_ACCOUNT_ID: info.account_id,
+            CONF_API_KEY: info.api_key,
+            CONF_API_URL: info.url,
+            CONF_LOCATION_ID: info.location_id,
+            CONF_IMPORT_ENTITY: "sensor.grid_import",
+            CONF_EXPORT_ENTITY: "sensor.grid_export",
+        },
+        subentries_data=[
+            {
+                "subentry_type": SUBENTRY_SOLAR,
+                "title": "Solar",
+                "unique_id": solar.id,
+                "data": {
+                    CONF_NAME: "Solar",
+                    CONF_ENERGY_ENTITY: "sensor.solar_energy",
+                    CONF_DEVICE_ID: solar.id,
+                },
+            },
+            {
+                "subentry_type": SUBENTRY_APPLIANCE,
+                "title": "Heat pump",
+                "unique_id": heat_pump.id,
+                "data": {
+                    CONF_NAME: "Heat pump",
+                    CONF_ENERGY_ENTITY: "sensor.heat_pump_energy",
+                    CONF_DEVICE_ID: heat_pump.id,
+                },
+            },
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    storage_dir = tempfile.mkdtemp()
+    hass.config.config_dir = storage_dir
+    patcher = patch.object(Store, "_async_write_data", _REAL_WRITE)
+    patcher.start()
+    puts_before = _meter_puts(info)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ticker = Ticker()
+    if os.environ.get("FLATPEAK_BENCH_DEBUG"):
+        # Name the callbacks that block the loop (asyncio logs them).
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = 0.03
+    ticker.start()
+    started = time.perf_counter()
+    response = await hass.services.async_call(
+        DOMAIN,
+        "backfill",
+        {"config_entry_id": entry.entry_id, "start": (now - timedelta(days=days))},
+        blocking=True,
+        return_response=True,
+    )
+    elapsed = time.perf_counter() - started
+    ticker.stop()
+    patcher.stop()
+    assert response is not None
+    records = int(str(response["records_queued"]))
+    puts = _meter_puts(info) - puts_before
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert puts == math.ceil(records / 10_000)
+    print(  # noqa: T201
+        f"\nBENCH days={days} streams={len(STREAMS)} records={records} "
+        f"seconds={elapsed:.2f} records_per_s={records / elapsed:.0f} "
+        f"meter_puts={puts} puts_per_1000={1000 * puts / max(records, 1):.3f} "
+        f"longest_loop_block_ms={ticker.worst * 1000:.1f} "
+        f"peak_rss_mb={peak / 1024:.0f} rss_growth_mb={(peak - rss_before) / 1024:.0f}"
+    )
+
+
+def _meter_puts(info: SandboxInfo) -> int:
+    from dev.harness import request
+
+    log = request("GET", f"{info.url}/_sandbox/requests", timeout=30)
+    items = log["data"]
+    return sum(
+        1
+        for item in items
+        if item.get("method") == "PUT" and item.get("path") == "/meters/interval"
+    )

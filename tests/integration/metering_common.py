@@ -1,0 +1,100 @@
+"""Helpers of the metering tests: a home whose meters move while time passes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+
+    from flatpeak_sandbox import SandboxServer, StoredRecord
+
+STEP = timedelta(minutes=5)
+ENERGY = {
+    "device_class": "energy",
+    "state_class": "total_increasing",
+    "unit_of_measurement": "kWh",
+}
+
+
+def next_hour(hours: int = 2) -> datetime:
+    """Return a whole UTC hour after the recorder's first statistics run."""
+    now = dt_util.utcnow()
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours)
+
+
+async def async_start(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, start: datetime
+) -> None:
+    """Move to `start` and let the recorder compile sensor statistics."""
+    freezer.move_to(start)
+    assert await async_setup_component(hass, "sensor", {})
+    await async_wait_recording_done(hass)
+
+
+async def async_step(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let 5 minutes pass: the recorder compiles, the metering cycle runs."""
+    freezer.tick(STEP)
+    async_fire_time_changed(hass)
+    await async_wait_recording_done(hass)
+    # The metering cycle runs as a background task of the entry.
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def set_energy(
+    hass: HomeAssistant, entity_id: str, value: float | str, **attrs: Any
+) -> None:
+    """Set an energy sensor's state (kWh unless `unit_of_measurement` says)."""
+    hass.states.async_set(entity_id, str(value), {**ENERGY, **attrs})
+
+
+def _sum_between(
+    hass: HomeAssistant, statistic_id: str, start: datetime, end: datetime
+) -> float:
+    rows = statistics_during_period(
+        hass, start - timedelta(days=1), end, {statistic_id}, "5minute", None, {"sum"}
+    ).get(statistic_id, [])
+    before = [r.get("sum") or 0.0 for r in rows if r["end"] <= start.timestamp()]
+    upto = [r.get("sum") or 0.0 for r in rows if r["end"] <= end.timestamp()]
+    return (upto[-1] if upto else 0.0) - (before[-1] if before else 0.0)
+
+
+async def async_statistics_wh(
+    hass: HomeAssistant, statistic_id: str, start: datetime, end: datetime
+) -> int:
+    """Return what HA's statistics say was measured in [start, end), in Wh."""
+    kwh = await get_instance(hass).async_add_executor_job(
+        _sum_between, hass, statistic_id, start, end
+    )
+    return round(kwh * 1000)
+
+
+def sent(
+    sandbox: SandboxServer, *, device_id: str | None = None, direction: str = "IMPORT"
+) -> list[StoredRecord]:
+    """Return the records the sandbox stored for an owner and tariff direction."""
+    return [
+        record
+        for record in sandbox.sandbox.records()
+        if record.device_id == device_id and record.tariff_direction == direction
+    ]
+
+
+def meter_puts(sandbox: SandboxServer) -> int:
+    """Return how many meter submissions reached the sandbox."""
+    return sum(
+        1
+        for request in sandbox.sandbox.requests
+        if request.method == "PUT" and request.path == "/meters/interval"
+    )

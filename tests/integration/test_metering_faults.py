@@ -1,0 +1,291 @@
+"""Metering under faults: nothing lost, nothing sent twice, the right waits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.flatpeak.const import (
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_NAME,
+    DOMAIN,
+    SUBENTRY_APPLIANCE,
+)
+from flatpeak_sandbox import Sandbox, SandboxServer
+
+from .conftest import (
+    GRID_EXPORT,
+    GRID_IMPORT,
+    HEAT_PUMP_ENERGY,
+    LOCATION_TITLE,
+    SOLAR_ENERGY,
+    entry_data,
+    solar_subentry,
+)
+from .metering_common import (
+    async_start,
+    async_statistics_wh,
+    async_step,
+    meter_puts,
+    next_hour,
+    set_energy,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from freezegun.api import FrozenDateTimeFactory
+    from homeassistant.core import HomeAssistant
+
+PUT_PATH = "/meters/interval"
+
+
+@pytest.fixture
+def enable_statistics() -> bool:
+    """Let the recorder compile statistics every 5 minutes."""
+    return True
+
+
+@pytest.fixture
+async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
+    """Run a sandbox that stores a record again each time it is sent."""
+    async with SandboxServer(Sandbox.with_demo_account(dedup="duplicate")) as server:
+        yield server
+
+
+class Home:
+    """Grid meters and a solar panel that move each step."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Start the meters."""
+        self.hass = hass
+        self.values = {GRID_IMPORT: 100.0, GRID_EXPORT: 5.0, SOLAR_ENERGY: 20.0}
+        self.extra: dict[str, float] = {}
+        self.publish()
+
+    def publish(self) -> None:
+        """Set the sensors' states."""
+        for entity_id, value in {**self.values, **self.extra}.items():
+            state_class = "total" if entity_id == GRID_EXPORT else "total_increasing"
+            set_energy(self.hass, entity_id, round(value, 3), state_class=state_class)
+
+    async def async_steps(self, freezer: FrozenDateTimeFactory, count: int) -> None:
+        """Let `count` x 5 minutes pass with energy flowing."""
+        for _ in range(count):
+            for entity_id in self.values:
+                self.values[entity_id] += 0.05
+            for entity_id in self.extra:
+                self.extra[entity_id] += 0.01
+            self.publish()
+            await async_step(self.hass, freezer)
+
+
+async def _setup(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sandbox: SandboxServer,
+    subentries: list[dict[str, Any]] | None = None,
+) -> tuple[MockConfigEntry, Home]:
+    start = next_hour()
+    await async_start(hass, freezer, start - timedelta(minutes=10))
+    home = Home(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=LOCATION_TITLE,
+        unique_id=sandbox.sandbox.demo_location_id,
+        data=entry_data(sandbox),
+        subentries_data=[solar_subentry(sandbox), *(subentries or [])],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return entry, home
+
+
+def _once_each(sandbox: SandboxServer) -> Counter[str | None]:
+    counts = Counter(r.record_reference_id for r in sandbox.sandbox.records())
+    assert counts, "nothing arrived"
+    assert max(counts.values()) == 1, [ref for ref, n in counts.items() if n > 1]
+    return counts
+
+
+async def test_ambiguous_failures_never_store_twice(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
+) -> None:
+    """500s, cut answers, 429 and an expired token: each record stored exactly once."""
+    entry, home = await _setup(hass, freezer, sandbox)
+    metering = entry.runtime_data.metering
+    faults = sandbox.sandbox.faults
+    await home.async_steps(freezer, 10)
+
+    faults.fail_next(2, path=PUT_PATH)  # two 500s in a row: backoff grows
+    await home.async_steps(freezer, 6)
+
+    # The answer is cut after the headers: Flatpeak stored the records.
+    faults.drop_next(path=PUT_PATH, mode="mid_response")
+    await home.async_steps(freezer, 6)
+
+    # A broken 200 body: processed, answer unreadable.
+    faults.garble_next(path=PUT_PATH)
+    await home.async_steps(freezer, 6)
+
+    faults.rate_limit_next(path=PUT_PATH, retry_after=600)
+    await home.async_steps(freezer, 6)
+    await home.async_steps(freezer, 2)
+
+    faults.expire_tokens()
+    await home.async_steps(freezer, 6)
+    await home.async_steps(freezer, 2)
+
+    assert metering.last_update_success
+    assert metering.data.pending_records == 0
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    faults_seen = {r.fault for r in sandbox.sandbox.requests if r.path == PUT_PATH}
+    assert faults_seen >= {"fail", "drop", "garble", "rate_limit"}
+    _once_each(sandbox)
+    # Flatpeak was asked which records it held after each ambiguous failure.
+    checks = [
+        r
+        for r in sandbox.sandbox.requests
+        if r.path.startswith("/costs/interval/") and "aggregation" not in r.query
+    ]
+    assert checks
+    start = next(r.start_time for r in sandbox.sandbox.records())
+    end = max(r.end_time for r in sandbox.sandbox.records())
+    for entity_id, direction in (
+        (GRID_IMPORT, "IMPORT"),
+        (GRID_EXPORT, "EXPORT"),
+        (SOLAR_ENERGY, "LOCAL"),
+    ):
+        stored = [
+            r for r in sandbox.sandbox.records() if r.tariff_direction == direction
+        ]
+        assert sum(r.energy_wh for r in stored) == await async_statistics_wh(
+            hass, entity_id, start, end
+        )
+
+
+async def test_failed_check_resends_identical_records(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
+) -> None:
+    """When Flatpeak cannot say what it holds, the identical records go again."""
+    sandbox.sandbox.dedup = "replace"
+    entry, home = await _setup(hass, freezer, sandbox)
+    await home.async_steps(freezer, 10)
+    faults = sandbox.sandbox.faults
+    faults.drop_next(path=PUT_PATH, mode="mid_response")
+    faults.fail_next(3, path="/costs/interval/")
+    before = meter_puts(sandbox)
+    await home.async_steps(freezer, 8)
+    puts = [
+        r.body
+        for r in sandbox.sandbox.requests
+        if r.method == "PUT" and r.path == PUT_PATH
+    ][before:]
+    assert len(puts) >= 2
+    first = {record["record_reference_id"]: record for record in puts[0]}
+    again = {record["record_reference_id"]: record for record in puts[1]}
+    assert first.items() <= again.items()
+    assert entry.runtime_data.metering.data.pending_records == 0
+
+
+async def test_forbidden_starts_reauth(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
+) -> None:
+    """A 403 that survives a fresh token asks the user for a new key."""
+    entry, home = await _setup(hass, freezer, sandbox)
+    sandbox.sandbox.faults.fail_next(2, status=403, path=PUT_PATH)
+    await home.async_steps(freezer, 10)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert entry.runtime_data.metering.outbox.pending_count > 0
+
+
+async def test_tariff_pending_raises_issue_and_waits(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
+) -> None:
+    """422 pending_connect: a repair issue; retried every 15 minutes, then sent."""
+    entry, home = await _setup(hass, freezer, sandbox)
+    location = sandbox.sandbox.demo_location_id
+    assert location is not None
+    sandbox.sandbox.faults.set_pending_connect(location)
+    await home.async_steps(freezer, 10)
+    issue_id = f"tariff_pending_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    metering = entry.runtime_data.metering
+    assert not metering.last_update_success
+    assert metering.update_interval == timedelta(minutes=15)
+
+    def refused() -> int:
+        return sum(
+            1
+            for r in sandbox.sandbox.requests
+            if r.path == PUT_PATH and r.status == 422
+        )
+
+    tries = refused()
+    await home.async_steps(freezer, 2)
+    assert refused() <= tries + 1  # at most one more try within 10 minutes
+    sandbox.sandbox.faults.set_pending_connect(location, pending=False)
+    await home.async_steps(freezer, 4)  # the next try comes within 15 minutes
+    assert metering.last_update_success
+    assert metering.data.pending_records == 0
+    assert not ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    _once_each(sandbox)
+
+
+async def test_rejected_records_and_missing_sensor_raise_issues(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
+) -> None:
+    """Records Flatpeak refuses are kept aside; a vanished sensor is reported."""
+    unknown_device = {
+        "subentry_type": SUBENTRY_APPLIANCE,
+        "title": "Heat pump",
+        "unique_id": "dev_unknown",
+        "data": {
+            CONF_NAME: "Heat pump",
+            CONF_ENERGY_ENTITY: HEAT_PUMP_ENERGY,
+            CONF_DEVICE_ID: "dev_unknown",
+        },
+    }
+    gone = {
+        "subentry_type": SUBENTRY_APPLIANCE,
+        "title": "Boiler",
+        "unique_id": "dev_boiler",
+        "data": {
+            CONF_NAME: "Boiler",
+            CONF_ENERGY_ENTITY: "sensor.boiler_energy",
+            CONF_DEVICE_ID: "dev_boiler",
+        },
+    }
+    entry, home = await _setup(hass, freezer, sandbox, [unknown_device, gone])
+    assert entry.state is ConfigEntryState.LOADED
+    home.extra[HEAT_PUMP_ENERGY] = 3.0
+    await home.async_steps(freezer, 10)
+    metering = entry.runtime_data.metering
+    assert metering.data.rejected_records > 0
+    assert metering.data.pending_records == 0
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"rejected_records_{entry.entry_id}")
+    boiler = next(s for s in entry.subentries.values() if s.title == "Boiler")
+    assert issues.async_get_issue(
+        DOMAIN, f"source_missing_{entry.entry_id}_{boiler.subentry_id}"
+    )
+    # Rejected records are never sent again.
+    puts_before = meter_puts(sandbox)
+    await home.async_steps(freezer, 1)
+    refs = [
+        record["record_reference_id"]
+        for r in sandbox.sandbox.requests
+        if r.method == "PUT" and r.path == PUT_PATH
+        for record in r.body
+        if record.get("device_id") == "dev_unknown"
+    ]
+    assert len(refs) == len(set(refs))
+    assert meter_puts(sandbox) >= puts_before
