@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from homeassistant.const import Platform
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
 )
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -34,13 +36,23 @@ from .coordinator import (
     entry_grid_entities,
     entry_interval_minutes,
 )
+from .cost_coordinator import FlatpeakCostCoordinator
 from .entity import location_device_info, subentry_device_info
+from .metering_coordinator import FlatpeakMeteringCoordinator
+from .services import async_setup_services
 
 if TYPE_CHECKING:
-    from homeassistant.const import Platform
     from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa: ARG001
+    """Register the integration's actions."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> bool:
@@ -83,14 +95,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
         ) from err
 
     import_entity, export_entity = entry_grid_entities(entry)
+    metering = FlatpeakMeteringCoordinator(hass, entry, client, location)
+    costs = FlatpeakCostCoordinator(
+        hass, entry, client=client, location=location, metering=metering
+    )
     entry.runtime_data = FlatpeakRuntimeData(
         client=client,
         location=location,
         interval_minutes=entry_interval_minutes(entry),
         import_entity=import_entity,
         export_entity=export_entity,
+        metering=metering,
+        costs=costs,
     )
     _async_register_devices(hass, entry)
+    await metering.async_config_entry_first_refresh()
+    # Metering runs on its own schedule whether or not an entity listens to it.
+    entry.async_on_unload(metering.async_add_listener(lambda: None))
+    # Not a first refresh: metering must run even while Flatpeak cannot price yet
+    # (tariff pending); the cost entities stay unavailable and retry meanwhile.
+    await costs.async_refresh()
+    costs.async_start()
 
     # Options, subentries added, changed or removed, and new credentials all
     # update the entry; each of them is applied by reloading it.

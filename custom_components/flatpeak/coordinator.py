@@ -16,6 +16,8 @@ from .const import (
 
 if TYPE_CHECKING:
     from .api import FlatpeakClient, Location
+    from .cost_coordinator import FlatpeakCostCoordinator
+    from .metering_coordinator import FlatpeakMeteringCoordinator
 
 
 @dataclass(kw_only=True)
@@ -27,6 +29,8 @@ class FlatpeakRuntimeData:
     interval_minutes: int
     import_entity: str
     export_entity: str | None
+    metering: FlatpeakMeteringCoordinator
+    costs: FlatpeakCostCoordinator
 
 
 type FlatpeakConfigEntry = ConfigEntry[FlatpeakRuntimeData]
