@@ -61,6 +61,7 @@ config:
 websocket_api:
 onboarding:
 diagnostics:
+energy:
 recorder:
   commit_interval: 1
 
@@ -118,6 +119,13 @@ class E2EHome:
     def sandbox_state(self) -> Any:
         """Return the sandbox's admin view (accounts, locations, devices)."""
         return request("GET", f"{self.sandbox.url}/_sandbox/state")
+
+    def sandbox_records(self) -> list[dict[str, Any]]:
+        """Return the meter records the sandbox stores."""
+        records: list[dict[str, Any]] = request(
+            "GET", f"{self.sandbox.url}/_sandbox/records"
+        )["data"]
+        return records
 
     def log(self) -> str:
         """Return Home Assistant's output so far."""

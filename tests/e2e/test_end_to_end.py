@@ -2,7 +2,6 @@
 
 One Home Assistant and one sandbox serve the whole module (see conftest.py):
 the flows run once (``flatpeak_setup``), the tests check what they produced.
-Checks of parts that are not built yet skip until their module exists.
 """
 
 from __future__ import annotations
@@ -16,22 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dev.harness import REPO
-
 from .conftest import EV_NAME, E2EHome, FlatpeakSetup
 
 pytestmark = pytest.mark.e2e
 
-INTEGRATION = REPO / "custom_components" / "flatpeak"
 LONDON = ZoneInfo("Europe/London")
 RECORD_START = re.compile(r"^(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", re.MULTILINE)
-
-
-def requires_module(name: str) -> pytest.MarkDecorator:
-    """Skip a check until ``custom_components/flatpeak/<name>`` exists."""
-    return pytest.mark.skipif(
-        not (INTEGRATION / name).exists(), reason=f"{name} is not built yet"
-    )
 
 
 def entity_states(home: E2EHome, setup: FlatpeakSetup) -> dict[str, dict[str, Any]]:
@@ -114,7 +103,6 @@ def _monetary(state: dict[str, Any], currency: str) -> None:
     assert attributes["unit_of_measurement"] == currency, state
 
 
-@requires_module("sensor.py")
 def test_sensors(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
     """The SPEC's entities exist with their classes and units (GBP location)."""
     found = entity_states(e2e_home, flatpeak_setup)
@@ -140,12 +128,16 @@ def test_sensors(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
     )
 
 
-@requires_module("services.yaml")
 def test_estimate_cost(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
-    """flatpeak.estimate_cost prices 2 kWh in the cheap night window (0.07 GBP/kWh)."""
+    """flatpeak.estimate_cost prices 2 kWh at night: 2 kWh x 0.07 GBP = 0.14 GBP.
+
+    The demo tariff's cheap window is 00:30-04:30 London time; 01:00-02:00 lies
+    inside it. Flatpeak is asked with non_persistent=true: nothing is stored.
+    """
     night = datetime.now(LONDON).replace(
         hour=1, minute=0, second=0, microsecond=0
     ) + timedelta(days=1)
+    stored_before = len(e2e_home.sandbox_records())
     result = e2e_home.ws(
         type="call_service",
         domain="flatpeak",
@@ -160,24 +152,65 @@ def test_estimate_cost(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None
         return_response=True,
     )
     response = result["response"]
-    text = json.dumps(response)
-    assert "GBP" in text, response
-    assert any(abs(value - 0.14) < 1e-6 for value in _numbers(response)), response
+    assert response["currency"] == "GBP", response
+    assert response["energy_kwh"] == 2, response
+    assert abs(response["cost"] - 0.14) < 1e-9, response
+    assert len(e2e_home.sandbox_records()) == stored_before
 
 
-def _numbers(value: Any) -> list[float]:
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | float):
-        return [float(value)]
-    if isinstance(value, dict):
-        return [n for item in value.values() for n in _numbers(item)]
-    if isinstance(value, list):
-        return [n for item in value for n in _numbers(item)]
-    return []
+def test_energy_dashboard_accepts_cost_statistics(
+    e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup
+) -> None:
+    """The cost statistics are offered for the grid and pass the dashboard's checks."""
+    location = e2e_home.sandbox.location_id.lower()
+    import_cost = f"flatpeak:{location}_import_cost"
+    export_value = f"flatpeak:{location}_export_value"
+    listed = {
+        s["statistic_id"]: s
+        for s in e2e_home.ws(type="recorder/list_statistic_ids", statistic_type="sum")
+    }
+    for statistic_id in (import_cost, export_value):
+        assert statistic_id in listed, sorted(listed)
+        assert listed[statistic_id]["statistics_unit_of_measurement"] == "GBP"
+    e2e_home.ws(
+        type="energy/save_prefs",
+        energy_sources=[
+            {
+                "type": "grid",
+                "flow_from": [
+                    {
+                        "stat_energy_from": "sensor.grid_import",
+                        "stat_cost": import_cost,
+                        "entity_energy_price": None,
+                        "number_energy_price": None,
+                    }
+                ],
+                "flow_to": [
+                    {
+                        "stat_energy_to": "sensor.grid_export",
+                        "stat_compensation": export_value,
+                        "entity_energy_price": None,
+                        "number_energy_price": None,
+                    }
+                ],
+                "cost_adjustment_day": 0,
+            }
+        ],
+        device_consumption=[],
+    )
+    validation = e2e_home.ws(type="energy/validate")
+    issues = [
+        issue
+        for source in validation["energy_sources"]
+        for issue in source
+        if any(
+            entity in (import_cost, export_value)
+            for entity, _ in issue["affected_entities"]
+        )
+    ]
+    assert not issues, validation
 
 
-@requires_module("diagnostics.py")
 def test_diagnostics_without_secrets(
     e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup
 ) -> None:
