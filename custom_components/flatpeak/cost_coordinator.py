@@ -19,7 +19,6 @@ exponential backoff with jitter. Entities go unavailable meanwhile.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Final
@@ -40,6 +39,7 @@ from .api import (
     FlatpeakRateLimitError,
     TariffDirection,
 )
+from .backoff import next_delay
 from .const import (
     CONF_DEVICE_ID,
     CONF_LOCATION_ID,
@@ -325,10 +325,7 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
 
     def _backoff(self) -> float:
         """Return a capped exponential backoff with jitter (homes spread out)."""
-        delay: float = min(
-            BACKOFF_MAX, BACKOFF_MIN * 2.0 ** min(self._failures - 1, 10)
-        )
-        return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+        return next_delay(self._failures, base=BACKOFF_MIN, cap=BACKOFF_MAX)
 
     # Fetching
 
