@@ -6,8 +6,9 @@ under pytest once per N, in a fresh process each: Home Assistant with a real
 recorder (in memory) and the Flatpeak sandbox as a separate process, so that only
 Home Assistant's event loop is measured. Each run prints one ``BENCH`` line:
 records/s, meter-submission requests per 1,000 records, the longest event-loop
-block during the backfill (a ticker task records its own lateness) and the peak
-memory (max RSS) of the process.
+block during the backfill (a ticker task records its own lateness), the longest
+garbage collection and the longest block outside one, and the peak memory (max
+RSS) of the process.
 """
 
 from __future__ import annotations

@@ -128,12 +128,14 @@ def _pending_to_storage(
     snapshot: list[tuple[str, tuple[str, MeterRecord]]],
     cache: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
+    # Each stored item is built once and reused by every later save (a backfill
+    # saves a large outbox a dozen times): fewer allocations, fewer collections.
     result: list[dict[str, Any]] = []
     for ref, (stream, record) in snapshot:
-        data = cache.get(ref)
-        if data is None:
-            data = cache[ref] = record.to_dict()
-        result.append({"stream": stream, "record": data})
+        item = cache.get(ref)
+        if item is None:
+            item = cache[ref] = {"stream": stream, "record": record.to_dict()}
+        result.append(item)
     return result
 
 
@@ -148,7 +150,7 @@ class Outbox:
         self._hass = hass
         # record_reference_id -> (stream key, record); kept ordered oldest first.
         self._pending: dict[str, tuple[str, MeterRecord]] = {}
-        # record_reference_id -> record.to_dict(), filled on the executor.
+        # record_reference_id -> its stored item, filled on the executor.
         self._dicts: dict[str, dict[str, Any]] = {}
         self._in_flight: set[str] = set()
         self._streams: dict[str, _StreamState] = {}
@@ -429,25 +431,13 @@ class Outbox:
     def diagnostics(self) -> dict[str, Any]:
         """Return a snapshot for diagnostics (no secrets in here)."""
         oldest = next(iter(self._pending.values()), None)
+        stored = self._to_storage()
         return {
             "pending_count": len(self._pending),
             "in_flight_count": len(self._in_flight),
-            "last_submission": None
-            if self.last_submission is None
-            else self.last_submission.isoformat(),
+            "last_submission": stored["last_submission"],
             "oldest_pending": None if oldest is None else oldest[1].to_dict(),
-            "streams": self._to_storage()["streams"],
-            "failed": [
-                {
-                    "stream": entry.stream_key,
-                    "record": entry.record.to_dict(),
-                    "error": entry.error,
-                    "time": entry.time.isoformat(),
-                }
-                for entry in self._failed
-            ],
-            "completed_sessions": [
-                {"stream": item.stream_key, "session": item.session.to_dict()}
-                for item in self._completed
-            ],
+            "streams": stored["streams"],
+            "failed": stored["failed"],
+            "completed_sessions": stored["completed_sessions"],
         }

@@ -139,11 +139,13 @@ class FlatpeakClient:
         *,
         params: dict[str, str] | None = None,
         body: object = None,
+        encoded: bytes | None = None,
         auth: aiohttp.BasicAuth | None = None,
         token: str | None = None,
     ) -> _Response:
         """Send one request and read the whole answer.
 
+        The JSON body is `body`, or `encoded` when the caller serialised it already.
         aiohttp itself resends a GET or PUT once when the server closes a
         connection before answering; meter records carry a stable
         `record_reference_id`, so such a resend is the identical record.
@@ -151,6 +153,8 @@ class FlatpeakClient:
         headers = {"Flatpeak-Version": API_VERSION, "Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        if encoded is not None:
+            headers["Content-Type"] = "application/json"
         try:
             async with (
                 asyncio.timeout(self._request_timeout),
@@ -159,6 +163,7 @@ class FlatpeakClient:
                     f"{self._base_url}{path}",
                     params=params,
                     json=body,
+                    data=encoded,
                     headers=headers,
                     auth=auth,
                 ) as response,
@@ -182,14 +187,17 @@ class FlatpeakClient:
         *,
         params: dict[str, str] | None = None,
         body: object = None,
+        encoded: bytes | None = None,
     ) -> Any:
         """Make a bearer call; on 401/403 log in once more and retry once."""
         token = await self._valid_token()
-        response = await self._send(method, path, params=params, body=body, token=token)
+        response = await self._send(
+            method, path, params=params, body=body, encoded=encoded, token=token
+        )
         if response.status in _AUTH_STATUSES:
             token = await self._valid_token(rejected=token)
             response = await self._send(
-                method, path, params=params, body=body, token=token
+                method, path, params=params, body=body, encoded=encoded, token=token
             )
             if response.status in _AUTH_STATUSES:
                 raise FlatpeakAuthError(
@@ -305,15 +313,20 @@ class FlatpeakClient:
     async def submit_interval_records(
         self, records: Sequence[MeterRecord]
     ) -> SubmissionResult:
-        """Send records in calls of at most `MAX_RECORDS_PER_REQUEST`."""
+        """Send records in calls of at most `MAX_RECORDS_PER_REQUEST`.
+
+        A full chunk takes ~0.1 s of CPU to serialise, so that runs on the event
+        loop's default executor (Home Assistant's) rather than on the loop.
+        """
+        loop = asyncio.get_running_loop()
         batches: list[MeterBatch] = []
         accepted: list[MeterRecord] = []
         failed: list[tuple[MeterRecord, str]] = []
         for start in range(0, len(records), MAX_RECORDS_PER_REQUEST):
             chunk = records[start : start + MAX_RECORDS_PER_REQUEST]
+            encoded = await loop.run_in_executor(None, _encode_records, chunk)
             try:
-                body = [record.to_dict() for record in chunk]
-                data = await self._call("PUT", "/meters/interval", body=body)
+                data = await self._call("PUT", "/meters/interval", encoded=encoded)
                 batch = MeterBatch.from_dict(data)
                 errors = _failed_by_index(batch.failed_records, len(chunk))
             except FlatpeakError as err:
@@ -430,6 +443,11 @@ class FlatpeakClient:
 def _id(value: str) -> str:
     """Quote an id for use as one path segment."""
     return quote(value, safe="")
+
+
+def _encode_records(records: Sequence[MeterRecord]) -> bytes:
+    """Return the JSON body of `PUT /meters/interval` (runs on an executor thread)."""
+    return json.dumps([record.to_dict() for record in records]).encode()
 
 
 def _failed_by_index(failed: Sequence[FailedRecord], size: int) -> dict[int, str]:
