@@ -23,9 +23,8 @@ through `update_interval`.
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -49,6 +48,7 @@ from .api import (
     SubmissionResult,
     TariffDirection,
 )
+from .backoff import next_delay
 from .const import (
     CONF_DEVICE_ID,
     CONF_ENERGY_ENTITY,
@@ -129,12 +129,6 @@ class MeteringStatus:
 class _StreamSource:
     stream: Stream
     session_entity: str | None = None
-
-
-def backoff_seconds(failures: int, rand: float) -> float:
-    """Return the wait after `failures` ambiguous failures in a row (rand in [0, 1))."""
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, failures - 1))
-    return min(BACKOFF_CAP, delay * (1 - BACKOFF_JITTER + 2 * BACKOFF_JITTER * rand))
 
 
 def _build(
@@ -349,7 +343,9 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
                 TARIFF_PENDING_RETRY, "tariff_pending", {"code": err.code or ""}
             )
         self._failures += 1
-        wait = backoff_seconds(self._failures, random.random())  # noqa: S311 - jitter
+        wait = next_delay(
+            self._failures, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=BACKOFF_JITTER
+        )
         key = "api_error" if isinstance(err, FlatpeakApiError) else "metering_failed"
         return self._hold(timedelta(seconds=wait), key, {"error": str(err)})
 
@@ -401,14 +397,26 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         else:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
+    def _day_start(self, now: datetime) -> datetime:
+        """Return the start of `now`'s day in the location's timezone (UTC)."""
+        zone: tzinfo = (
+            self._location.timezone and dt_util.get_time_zone(self._location.timezone)
+        ) or dt_util.get_default_time_zone()
+        day = now.astimezone(zone).date()
+        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
     async def _async_start(self, stream: Stream, compiled: datetime) -> datetime:
-        """Return the stream's high-water mark, starting a new stream at `compiled`."""
+        """Return the stream's high-water mark, starting a new stream today."""
         high_water = self._outbox.high_water(stream.key)
         if high_water is not None:
             return high_water
-        # A new stream starts with the interval in progress; older energy is for
-        # the backfill action.
-        start = align_down(compiled, self._interval_minutes)
+        # A new stream starts at the start of the location's day, so that "today"
+        # sensors are today's from the first cycle; older energy is for the backfill
+        # action. A source whose statistics begin later starts with them.
+        start = min(
+            align_down(self._day_start(dt_util.utcnow()), self._interval_minutes),
+            align_down(compiled, self._interval_minutes),
+        )
         anchor = await async_read_anchor(self.hass, stream.entity_id, start)
         await self._outbox.async_enqueue(
             stream.key, [], high_water=start, anchor=anchor

@@ -16,7 +16,7 @@ Hourly fallback: the recorder purges 5-minute statistics (and states) older than
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from homeassistant.components.recorder import history, statistics
@@ -32,8 +32,13 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
 SHORT_TERM_PERIOD = timedelta(minutes=5)
-# How far back a missing baseline is looked for in hourly statistics.
+ENERGY_UNITS = {"energy": "kWh"}
+# How far back a missing baseline is looked for in hourly statistics, and where the
+# search for an older sum starts.
 ANCHOR_LOOKBACK = timedelta(days=31)
+SUM_HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
+# Session entity history is read from this much before its window (`_state_history`).
+STATE_LOOKBEHIND = timedelta(milliseconds=1)
 
 
 def _compiled_until(hass: HomeAssistant) -> datetime | None:
@@ -59,7 +64,7 @@ def _read_rows(
     period: Literal["5minute", "hour"],
 ) -> list[StatisticRow]:
     result = statistics.statistics_during_period(
-        hass, start, end, {statistic_id}, period, {"energy": "kWh"}, {"sum"}
+        hass, start, end, {statistic_id}, period, ENERGY_UNITS, {"sum"}
     )
     return [
         StatisticRow(
@@ -107,10 +112,27 @@ async def async_read_statistic_rows(
     ]
 
 
+def _sum_before(hass: HomeAssistant, statistic_id: str, hour: datetime) -> float | None:
+    # The last hourly row starting before `hour` (longer periods would be widened
+    # to whole months by the recorder). Only reached for a sensor without
+    # statistics in the last month, so the scan is rare.
+    result = statistics.statistics_during_period(
+        hass, SUM_HISTORY_START, hour, {statistic_id}, "hour", ENERGY_UNITS, {"sum"}
+    )
+    rows = result.get(statistic_id, [])
+    return rows[-1].get("sum") if rows else None
+
+
 async def async_read_anchor(
     hass: HomeAssistant, statistic_id: str, at: datetime
-) -> SumAnchor | None:
-    """Return the sum at `at`: that of the last row ending at or before it."""
+) -> SumAnchor:
+    """Return Home Assistant's sum (kWh) of `statistic_id` at `at`.
+
+    The sum of the last row ending at or before `at` (5-minute rows, else hourly
+    ones). When the sensor has no statistics before `at` at all, the sum there is
+    0: Home Assistant's sum starts at the sensor's first state, so the first
+    interval with data is sent whole rather than spent as a baseline.
+    """
     short = await _async_rows(
         hass, statistic_id, at - timedelta(hours=1), at, "5minute"
     )
@@ -120,21 +142,35 @@ async def async_read_anchor(
     hourly = await _async_rows(
         hass, statistic_id, hour_end - ANCHOR_LOOKBACK, hour_end, "hour"
     )
-    return anchor_before(hourly, at)
+    if anchor := anchor_before(hourly, at):
+        return anchor
+    # Nothing in the last month: an older sum carries over (the energy since then
+    # lands in the first interval with data), or the sensor is new.
+    older = await get_instance(hass).async_add_executor_job(
+        _sum_before, hass, statistic_id, hour_end
+    )
+    return SumAnchor(at, older or 0.0)
 
 
 def _state_history(
     hass: HomeAssistant, entity_id: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, str]]:
+    # The recorder returns the changes strictly after its start and the state from
+    # strictly before it: a change exactly at `start` (a session entity switched
+    # on an interval boundary) would be in neither. Ask from just before `start`;
+    # what was before it is dated `start`.
     states = history.state_changes_during_period(
         hass,
-        start,
+        start - STATE_LOOKBEHIND,
         end,
         entity_id,
         no_attributes=True,
         include_start_time_state=True,
     )
-    return [(state.last_changed, state.state) for state in states.get(entity_id, [])]
+    return [
+        (max(state.last_changed, start), state.state)
+        for state in states.get(entity_id, [])
+    ]
 
 
 async def async_read_state_history(
@@ -142,7 +178,7 @@ async def async_read_state_history(
 ) -> list[tuple[datetime, str]]:
     """Return `(last_changed, state)` of `entity_id` in [start, end), oldest first.
 
-    The first item is the state at `start` (with the time it really changed).
+    The first item is the state at `start`, dated `start`.
     """
     return await get_instance(hass).async_add_executor_job(
         _state_history, hass, entity_id, start, end

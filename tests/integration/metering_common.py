@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +44,17 @@ async def async_start(
     await async_wait_recording_done(hass)
 
 
-async def async_step(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Let 5 minutes pass: the recorder compiles, the metering cycle runs."""
-    freezer.tick(STEP)
+async def async_step(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, step: timedelta = STEP
+) -> None:
+    """Let time pass in one tick: the recorder compiles, the metering cycle runs.
+
+    The recorder compiles only the 5-minute period before the time reached (and the
+    hour when that period is its last), so a longer step compiles sparsely: the
+    sums stay right (each compiled period starts from the state at its start), and
+    a week passes in a few hundred ticks.
+    """
+    freezer.tick(step)
     async_fire_time_changed(hass)
     await async_wait_recording_done(hass)
     # The metering cycle runs as a background task of the entry.
@@ -78,6 +87,39 @@ async def async_statistics_wh(
         _sum_between, hass, statistic_id, start, end
     )
     return round(kwh * 1000)
+
+
+def _hourly_sum_between(
+    hass: HomeAssistant, statistic_id: str, start: datetime, end: datetime
+) -> float:
+    rows = statistics_during_period(
+        hass, start - timedelta(days=1), end, {statistic_id}, "hour", None, {"sum"}
+    ).get(statistic_id, [])
+    before = [r.get("sum") or 0.0 for r in rows if r["end"] <= start.timestamp()]
+    upto = [r.get("sum") or 0.0 for r in rows if r["end"] <= end.timestamp()]
+    return (upto[-1] if upto else 0.0) - (before[-1] if before else 0.0)
+
+
+async def async_hourly_statistics_wh(
+    hass: HomeAssistant, statistic_id: str, start: datetime, end: datetime
+) -> int:
+    """Return what HA's hourly statistics say was measured in [start, end), in Wh."""
+    kwh = await get_instance(hass).async_add_executor_job(
+        _hourly_sum_between, hass, statistic_id, start, end
+    )
+    return round(kwh * 1000)
+
+
+def assert_stored_once(sandbox: SandboxServer) -> None:
+    """Assert that the sandbox holds one record per (stream, interval)."""
+    records = sandbox.sandbox.records()
+    assert records, "nothing arrived"
+    refs = Counter(r.record_reference_id for r in records)
+    slots = Counter(
+        (r.device_id, r.tariff_direction, r.start_time, r.end_time) for r in records
+    )
+    assert max(refs.values()) == 1, [ref for ref, n in refs.items() if n > 1]
+    assert max(slots.values()) == 1, [slot for slot, n in slots.items() if n > 1]
 
 
 def sent(

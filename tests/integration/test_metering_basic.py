@@ -70,19 +70,20 @@ async def test_grid_and_solar_reach_flatpeak(
     assert all(r.location_id == location for r in imports + exports + local)
     assert {r.energy_flow_direction for r in exports} == {"OUTBOUND"}
     assert {r.confidence for r in local} == {1.0}
-    # The interval the entry was set up in only gives the baseline: the sensors
-    # had no statistics before it.
-    first = start
+    # The sensors had no statistics before the entry was set up (20 minutes into
+    # the interval before `start`): Home Assistant's sum starts at their first
+    # state, so that interval is sent whole too.
+    first = start - timedelta(minutes=30)
     end = start + timedelta(hours=2)
     assert [r.start_time for r in imports] == [
-        first + timedelta(minutes=30 * i) for i in range(4)
+        first + timedelta(minutes=30 * i) for i in range(5)
     ]
     for records, entity in (
         (imports, GRID_IMPORT),
         (exports, GRID_EXPORT),
         (local, SOLAR_ENERGY),
     ):
-        assert len({r.record_reference_id for r in records}) == len(records) == 4
+        assert len({r.record_reference_id for r in records}) == len(records) == 5
         assert sum(r.energy_wh for r in records) == await async_statistics_wh(
             hass, entity, first, end
         )

@@ -91,7 +91,8 @@ async def test_reads_compiled_five_minute_statistics(
     assert await async_read_anchor(
         hass, "sensor.grid", base + timedelta(minutes=10)
     ) == (SumAnchor(base + timedelta(minutes=10), rows[1].sum_kwh))
-    assert await async_read_anchor(hass, "sensor.grid", base) is None
+    # No statistics before: the sum is 0 there (HA's sum starts at the first state).
+    assert await async_read_anchor(hass, "sensor.grid", base) == SumAnchor(base, 0.0)
 
     window = compute_intervals(
         rows,
@@ -185,13 +186,45 @@ async def test_hourly_fallback_beyond_short_term_retention(
         (timedelta(hours=3), 15, 300),
     ]
 
-    # Anchors: 5-minute row before old+3:00, else the last hourly row.
+    # Anchors: from 5-minute rows where they exist, else from the hourly ones.
     assert await async_read_anchor(
         hass, "sensor.old_meter", old + timedelta(hours=3)
     ) == SumAnchor(old + timedelta(hours=3), 3.5)
     assert await async_read_anchor(
         hass, "sensor.old_meter", old + timedelta(minutes=90)
     ) == SumAnchor(old + timedelta(hours=1), 1.0)
+
+
+async def test_anchor_before_the_first_statistic_and_after_a_long_gap(
+    recorder_mock: Recorder, hass: HomeAssistant
+) -> None:
+    """Before a sensor's first statistic its sum is 0; after a gap the sum carries."""
+    now = align_down(dt_util.utcnow(), 60)
+    first = now - timedelta(hours=3)
+    # A new meter: the first hour holds 2 kWh (its first 5-minute row 0.167 kWh).
+    async_import_statistics(
+        hass, _metadata("sensor.new_meter"), [{"start": first, "sum": 2.0}]
+    )
+    get_instance(hass).async_import_statistics(
+        _metadata("sensor.new_meter"),
+        [{"start": first, "sum": 0.167}],
+        StatisticsShortTerm,
+    )
+    # An old meter: 7.5 kWh counted 40 days ago, nothing since.
+    async_import_statistics(
+        hass,
+        _metadata("sensor.quiet_meter"),
+        [{"start": now - timedelta(days=40), "sum": 7.5}],
+    )
+    await async_wait_recording_done(hass)
+
+    # Not the sum at the end of the first hour (2.0): nothing was counted before.
+    assert await async_read_anchor(hass, "sensor.new_meter", first) == SumAnchor(
+        first, 0.0
+    )
+    assert await async_read_anchor(hass, "sensor.quiet_meter", now) == SumAnchor(
+        now, 7.5
+    )
 
 
 async def test_recent_window_uses_only_five_minute_rows(
