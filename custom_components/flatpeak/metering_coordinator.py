@@ -104,6 +104,8 @@ BACKOFF_CAP = 1800.0
 BACKOFF_JITTER = 0.2
 RATE_LIMIT_DEFAULT = 60.0
 FIRST_REFRESH_LIMIT = MAX_RECORDS_PER_REQUEST
+# A backfill computes this much history at a time (see `_async_backfill`).
+BACKFILL_WINDOW = timedelta(days=30)
 TARIFF_PENDING_CODES = frozenset({"pending_connect", "no_tariff_connected"})
 HTTP_UNPROCESSABLE = 422
 
@@ -618,11 +620,20 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         return queued
 
     async def _async_backfill(self, start: datetime, end: datetime | None) -> int:
+        """Queue the gaps window by window, sending each full chunk on the way.
+
+        Time is the outer loop and streams the inner one, so records stay in time
+        order across streams; a window's records join the outbox and every full
+        10,000-record chunk leaves at once. The outbox so holds about one chunk
+        plus one window instead of a year of records (memory, and garbage
+        collections that stall the event loop), and the number of requests stays
+        ceil(records / 10,000): the last partial chunk goes with the refresh.
+        """
         compiled = await async_compiled_until(self.hass)
         if compiled is None:
             return 0
-        queued = 0
         span_start = align_down(start, 60)
+        pieces: list[tuple[datetime, datetime, _StreamSource]] = []
         for source in self._sources:
             stream = source.stream
             high_water = await self._async_start(stream, compiled)
@@ -631,16 +642,50 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
             for gap_start, gap_end in subtract_spans(
                 (span_start, span_end), self._outbox.covered(stream.key)
             ):
-                anchor = await async_read_anchor(self.hass, stream.entity_id, gap_start)
-                window, records, _ = await self._async_window(
-                    source, gap_start, gap_end, anchor, SessionState()
+                cut = gap_start
+                while cut < gap_end:
+                    window_end = min(align_down(cut, 60) + BACKFILL_WINDOW, gap_end)
+                    pieces.append((cut, window_end, source))
+                    cut = window_end
+        pieces.sort(key=lambda piece: piece[0])
+
+        queued = 0
+        # A piece continues from the sum its stream's previous piece ended with.
+        anchors: dict[tuple[str, datetime], SumAnchor | None] = {}
+        sending = True
+        for piece_start, piece_end, source in pieces:
+            stream = source.stream
+            anchor = anchors.get((stream.key, piece_start))
+            if anchor is None:
+                anchor = await async_read_anchor(
+                    self.hass, stream.entity_id, piece_start
                 )
-                # Finished sessions of the past are not reported again as events.
-                await self._outbox.async_enqueue(
-                    stream.key,
-                    records,
-                    high_water=None,
-                    covered=(gap_start, window.high_water),
-                )
-                queued += len(records)
+            window, records, _ = await self._async_window(
+                source, piece_start, piece_end, anchor, SessionState()
+            )
+            anchors[stream.key, window.high_water] = window.anchor
+            # Finished sessions of the past are not reported again as events.
+            await self._outbox.async_enqueue(
+                stream.key,
+                records,
+                high_water=None,
+                covered=(piece_start, window.high_water),
+            )
+            queued += len(records)
+            if sending:
+                sending = await self._async_send_full_chunks()
         return queued
+
+    async def _async_send_full_chunks(self) -> bool:
+        """Send pending records while a whole chunk is waiting; False on failure.
+
+        A failure is left for the refresh that follows the backfill to report (and
+        to retry, with the usual backoff); queuing goes on meanwhile.
+        """
+        while self._outbox.pending_count >= MAX_RECORDS_PER_REQUEST:
+            try:
+                await self._async_send(MAX_RECORDS_PER_REQUEST)
+            except FlatpeakError as err:
+                LOGGER.debug("Backfill sending paused: %s", err)
+                return False
+        return True
