@@ -8,7 +8,8 @@ from YAML::
       update_interval: 10  # seconds, optional
 
 The meters persist in ``.storage/simulated_home`` and catch up (at most two
-days) on the time Home Assistant was stopped, like a real meter would.
+days) on the time Home Assistant was stopped, like a real meter would. On first
+start they get today's statistics (``history.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .history import async_import_today
 from .model import Meters, Power, advance, ev_plugged_in, power_at
 
 if TYPE_CHECKING:
@@ -77,6 +79,11 @@ class SimulatedHome:
             last = dt_util.parse_datetime(stored["updated"])
             if last is not None:
                 self.updated = last
+        else:
+            # A new home: give its meters today's history, as a real home has.
+            self.meters, self.updated = async_import_today(
+                self.hass, self.meters, dt_util.utcnow()
+            )
         self.async_update(dt_util.utcnow())
 
     def _data(self) -> dict[str, Any]:

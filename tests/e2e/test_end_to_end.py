@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dev.harness import wait_for
+
 from .conftest import EV_NAME, E2EHome, FlatpeakSetup
 
 pytestmark = pytest.mark.e2e
@@ -165,12 +167,19 @@ def test_energy_dashboard_accepts_cost_statistics(
     location = e2e_home.sandbox.location_id.lower()
     import_cost = f"flatpeak:{location}_import_cost"
     export_value = f"flatpeak:{location}_export_value"
-    listed = {
-        s["statistic_id"]: s
-        for s in e2e_home.ws(type="recorder/list_statistic_ids", statistic_type="sum")
-    }
+
+    def sum_statistics() -> dict[str, Any] | None:
+        listed = {
+            s["statistic_id"]: s
+            for s in e2e_home.ws(
+                type="recorder/list_statistic_ids", statistic_type="sum"
+            )
+        }
+        return listed if {import_cost, export_value} <= listed.keys() else None
+
+    # The recorder commits the imported statistics within its commit interval.
+    listed = wait_for(sum_statistics, timeout=30, what="the cost statistics")
     for statistic_id in (import_cost, export_value):
-        assert statistic_id in listed, sorted(listed)
         assert listed[statistic_id]["statistics_unit_of_measurement"] == "GBP"
     e2e_home.ws(
         type="energy/save_prefs",
