@@ -25,7 +25,7 @@ from custom_components.flatpeak.api import (
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-API_KEY = "sk_test_0123456789abcdef"
+API_KEY = "sk_test_FAKE-edge-case-key"  # obviously fake: never a real key
 TOKEN = "tok-secret-42"  # noqa: S105 - a fake token the server hands out
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
