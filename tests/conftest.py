@@ -39,11 +39,18 @@ def _no_subprocess_coverage() -> Iterator[None]:
 
 
 @pytest.fixture
-async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
+async def sandbox(
+    request: pytest.FixtureRequest, socket_enabled: None
+) -> AsyncGenerator[SandboxServer]:
     """Run a fresh Flatpeak sandbox with one demo account and location.
+
+    ``@pytest.mark.sandbox(**kwargs)`` passes options to the sandbox, e.g.
+    ``dedup="duplicate"`` so that a record sent twice is stored twice.
 
     ``socket_enabled`` lets the server open its listening socket; the Home
     Assistant test plugin still allows connections to 127.0.0.1 only.
     """
-    async with SandboxServer(Sandbox.with_demo_account()) as server:
+    marker = request.node.get_closest_marker("sandbox")
+    options = marker.kwargs if marker else {}
+    async with SandboxServer(Sandbox.with_demo_account(**options)) as server:
         yield server

@@ -18,7 +18,6 @@ from custom_components.flatpeak.const import (
     DOMAIN,
     SUBENTRY_APPLIANCE,
 )
-from flatpeak_sandbox import Sandbox, SandboxServer
 
 from .conftest import (
     GRID_EXPORT,
@@ -39,25 +38,20 @@ from .metering_common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
+    from flatpeak_sandbox import SandboxServer
+
 PUT_PATH = "/meters/interval"
+# A sandbox that stores a record again each time it is sent: a double send shows.
+pytestmark = pytest.mark.sandbox(dedup="duplicate")
 
 
 @pytest.fixture
 def enable_statistics() -> bool:
     """Let the recorder compile statistics every 5 minutes."""
     return True
-
-
-@pytest.fixture
-async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
-    """Run a sandbox that stores a record again each time it is sent."""
-    async with SandboxServer(Sandbox.with_demo_account(dedup="duplicate")) as server:
-        yield server
 
 
 class Home:

@@ -28,7 +28,6 @@ from custom_components.flatpeak.const import (
     EVENT_SESSION_COMPLETED,
     SUBENTRY_EV_CHARGER,
 )
-from flatpeak_sandbox import Sandbox, SandboxServer
 
 from .conftest import (
     EV_ENERGY,
@@ -46,10 +45,10 @@ from .metering_common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+
+    from flatpeak_sandbox import SandboxServer
 
 SLOT = timedelta(minutes=30)
 # The recorder compiles at second 10 of each 5-minute mark: fire just after it.
@@ -83,20 +82,14 @@ CHARGERS = {
     "gap": ("sensor.ev3_energy", None),
 }
 
-pytestmark = pytest.mark.freeze_time(BEGIN)
+# A sandbox that stores a record again each time it is sent: a double send shows.
+pytestmark = [pytest.mark.freeze_time(BEGIN), pytest.mark.sandbox(dedup="duplicate")]
 
 
 @pytest.fixture
 def enable_statistics() -> bool:
     """Let the recorder compile statistics."""
     return True
-
-
-@pytest.fixture
-async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
-    """Run a sandbox that stores a record again each time it is sent."""
-    async with SandboxServer(Sandbox.with_demo_account(dedup="duplicate")) as server:
-        yield server
 
 
 def _entry(sandbox: SandboxServer) -> tuple[MockConfigEntry, dict[str, str]]:

@@ -29,7 +29,6 @@ from custom_components.flatpeak.const import (
     SUBENTRY_APPLIANCE,
     SUBENTRY_EV_CHARGER,
 )
-from flatpeak_sandbox import Sandbox, SandboxServer
 
 from .conftest import (
     EV_ENERGY,
@@ -52,11 +51,12 @@ from .metering_common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import Callable
 
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
+    from flatpeak_sandbox import SandboxServer
     from flatpeak_sandbox.faults import Faults
 
 PUT_PATH = "/meters/interval"
@@ -68,7 +68,8 @@ WEEK_END = WEEK_START + timedelta(days=7)
 # 30 seconds past the hour: the recorder's 5-minute timer fires at second 10.
 BEGIN = WEEK_START - timedelta(hours=2) + timedelta(seconds=30)
 
-pytestmark = pytest.mark.freeze_time(BEGIN)
+# A sandbox that stores a record again each time it is sent: a double send shows.
+pytestmark = [pytest.mark.freeze_time(BEGIN), pytest.mark.sandbox(dedup="duplicate")]
 
 
 def at(day: int, hour: int) -> datetime:
@@ -102,13 +103,6 @@ def enable_event_loop_debug() -> None:
 def enable_statistics() -> bool:
     """Let the recorder compile statistics."""
     return True
-
-
-@pytest.fixture
-async def sandbox(socket_enabled: None) -> AsyncGenerator[SandboxServer]:
-    """Run a sandbox that stores a record again each time it is sent."""
-    async with SandboxServer(Sandbox.with_demo_account(dedup="duplicate")) as server:
-        yield server
 
 
 class Home:
