@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later, async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -51,6 +50,11 @@ from .const import (
     SUBENTRY_SOLAR,
     TARIFF_PENDING_RETRY,
 )
+from .repairs import (
+    async_clear_tariff_pending,
+    async_raise_tariff_pending,
+    tariff_pending_code,
+)
 from .statistics import CostStatistics, floor_hour
 
 if TYPE_CHECKING:
@@ -62,7 +66,6 @@ if TYPE_CHECKING:
     from .metering_coordinator import FlatpeakMeteringCoordinator
     from .sessions import Session
 
-TARIFF_CODES: Final = frozenset({"pending_connect", "no_tariff_connected"})
 # Prices are asked for this far ahead; Flatpeak says when to ask again.
 PRICE_HORIZON: Final = timedelta(days=2)
 PRICE_FALLBACK_REFRESH: Final = timedelta(hours=6)
@@ -346,13 +349,13 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
                 translation_domain=DOMAIN, translation_key="costs_rate_limited"
             ) from err
         except FlatpeakApiError as err:
-            if err.code in TARIFF_CODES:
-                self._raise_tariff_issue(err.code)
+            if code := tariff_pending_code(err):
+                async_raise_tariff_pending(self.hass, self.config_entry, code)
                 self._schedule_retry(TARIFF_PENDING_RETRY.total_seconds())
                 raise UpdateFailed(
                     translation_domain=DOMAIN,
                     translation_key="costs_tariff_pending",
-                    translation_placeholders={"code": err.code or ""},
+                    translation_placeholders={"code": code},
                 ) from err
             self._failures += 1
             self._schedule_retry(self._backoff())
@@ -373,24 +376,8 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
         if self._unsub_retry is not None:
             self._unsub_retry()
             self._unsub_retry = None
-        ir.async_delete_issue(self.hass, DOMAIN, self.tariff_issue_id)
+        async_clear_tariff_pending(self.hass, self.config_entry)
         return data
-
-    @property
-    def tariff_issue_id(self) -> str:
-        """The entry's "tariff not connected" repair issue (shared with metering)."""
-        return f"tariff_pending_{self.config_entry.entry_id}"
-
-    def _raise_tariff_issue(self, code: str) -> None:
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.tariff_issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="tariff_pending",
-            translation_placeholders={"title": self.config_entry.title, "code": code},
-        )
 
     async def _async_fetch(self, now: datetime) -> CostData:
         data = self.data

@@ -81,6 +81,11 @@ from .recorder_reader import (
     async_read_state_history,
     async_read_statistic_rows,
 )
+from .repairs import (
+    async_clear_tariff_pending,
+    async_raise_tariff_pending,
+    tariff_pending_code,
+)
 from .sessions import (
     SessionAssignment,
     SessionMode,
@@ -106,8 +111,6 @@ RATE_LIMIT_DEFAULT = 60.0
 FIRST_REFRESH_LIMIT = MAX_RECORDS_PER_REQUEST
 # A backfill computes this much history at a time (see `_async_backfill`).
 BACKFILL_WINDOW = timedelta(days=30)
-TARIFF_PENDING_CODES = frozenset({"pending_connect", "no_tariff_connected"})
-HTTP_UNPROCESSABLE = 422
 
 _SUBENTRY_KINDS = {
     SUBENTRY_SOLAR: StreamKind.SOLAR,
@@ -306,7 +309,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
             self._failures = 0
             self._hold_until = self._hold_error = None
             self._last_error = None
-            ir.async_delete_issue(self.hass, DOMAIN, self._issue_id("tariff_pending"))
+            async_clear_tariff_pending(self.hass, self.config_entry)
             self.update_interval = (
                 BACKLOG_INTERVAL if self._outbox.pending_count else CYCLE_INTERVAL
             )
@@ -324,26 +327,9 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
             return self._hold(
                 timedelta(seconds=wait), "rate_limited", {"seconds": f"{wait:g}"}
             )
-        if (
-            isinstance(err, FlatpeakApiError)
-            and err.status == HTTP_UNPROCESSABLE
-            and err.code in TARIFF_PENDING_CODES
-        ):
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self._issue_id("tariff_pending"),
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="tariff_pending",
-                translation_placeholders={
-                    "title": self.config_entry.title,
-                    "code": err.code or "",
-                },
-            )
-            return self._hold(
-                TARIFF_PENDING_RETRY, "tariff_pending", {"code": err.code or ""}
-            )
+        if code := tariff_pending_code(err):
+            async_raise_tariff_pending(self.hass, self.config_entry, code)
+            return self._hold(TARIFF_PENDING_RETRY, "tariff_pending", {"code": code})
         self._failures += 1
         wait = next_delay(
             self._failures, base=BACKOFF_BASE, cap=BACKOFF_CAP, jitter=BACKOFF_JITTER
