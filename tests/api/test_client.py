@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from custom_components.flatpeak.api import (
     TariffDirection,
     Units,
 )
+from custom_components.flatpeak.api.client import _encode_records
 
 if TYPE_CHECKING:
     from types import SimpleNamespace
@@ -457,3 +459,11 @@ async def test_get_prices(client: FlatpeakClient, sandbox: SandboxServer) -> Non
         location_id, start, start + HALF_HOUR, tariff_direction=TariffDirection.EXPORT
     )
     assert [p.price for p in export.periods] == [0.15]
+
+
+@pytest.mark.parametrize("count", [0, 1, 500, 501, 1201])
+def test_body_encoded_in_slices_is_one_json_array(count: int) -> None:
+    """The sliced encoding of a PUT body is exactly `json.dumps` of all records."""
+    records = _records("loc_1", count)
+    body = _encode_records(records)
+    assert body == json.dumps([record.to_dict() for record in records]).encode()

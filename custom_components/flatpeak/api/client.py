@@ -440,14 +440,27 @@ class FlatpeakClient:
         )
 
 
+# Records per `json.dumps` call in `_encode_records` (~2 ms with the GIL held).
+_SLICE = 500
+
+
 def _id(value: str) -> str:
     """Quote an id for use as one path segment."""
     return quote(value, safe="")
 
 
 def _encode_records(records: Sequence[MeterRecord]) -> bytes:
-    """Return the JSON body of `PUT /meters/interval` (runs on an executor thread)."""
-    return json.dumps([record.to_dict() for record in records]).encode()
+    """Return the JSON body of `PUT /meters/interval` (runs on an executor thread).
+
+    `json.dumps` is one C call that keeps the GIL for its whole run, ~4 us per
+    record: on a full chunk that would stop the event loop's thread for ~40 ms.
+    Encoded in slices, the interpreter can switch threads between them.
+    """
+    parts = [
+        json.dumps([record.to_dict() for record in records[start : start + _SLICE]])
+        for start in range(0, len(records), _SLICE)
+    ]
+    return ("[" + ", ".join(part[1:-1] for part in parts) + "]").encode()
 
 
 def _failed_by_index(failed: Sequence[FailedRecord], size: int) -> dict[int, str]:
