@@ -252,11 +252,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
 
     def completed_sessions(self) -> list[CompletedSession]:
         """Finished EV sessions whose records Flatpeak accepted, not yet reported."""
-        unsent = {
-            record.session_reference_id
-            for _stream, record in self._outbox.pending_records()
-            if record.session_reference_id is not None
-        }
+        unsent = self._outbox.pending_session_ids()
         return [
             item
             for item in self._outbox.completed_sessions
@@ -479,11 +475,11 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
 
     async def _async_send(self, limit: int | None) -> None:
         """Send pending records oldest first, one chunk of ≤10,000 per call."""
-        if self._outbox.in_flight:
+        if self._outbox.has_in_flight:
             await self._async_settle_in_flight()
         sent = 0
         while limit is None or sent < limit:
-            chunk = self._outbox.peek(MAX_RECORDS_PER_REQUEST)
+            chunk = await self._outbox.async_peek(MAX_RECORDS_PER_REQUEST)
             if not chunk:
                 return
             await self._outbox.async_mark_in_flight(chunk)
@@ -498,7 +494,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
 
     async def _async_settle_in_flight(self) -> None:
         """Count in-flight records Flatpeak already holds as accepted."""
-        records = self._outbox.in_flight
+        records = await self._outbox.async_in_flight()
         try:
             held = await self._async_held_by_flatpeak(records)
         except (FlatpeakAuthError, FlatpeakRateLimitError):

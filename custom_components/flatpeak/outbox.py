@@ -26,33 +26,42 @@ Why nothing is lost and nothing is sent twice:
 Each stream also keeps the spans it has computed (`covered`), so that a backfill
 only builds intervals that were never queued.
 
-Large outboxes (a year of backfill is ~70,000 records) are parsed and serialised on
-an executor thread: the event loop only takes a snapshot of the queue.
+A pending record is kept as its stored item (see `_Item`), which the garbage
+collector does not track; converting records to and from that form for more than a
+few hundred at a time runs on an executor thread.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice, pairwise
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import MAX_RECORDS_PER_REQUEST, MeterRecord
+from .api import (
+    MAX_RECORDS_PER_REQUEST,
+    EnergyFlowDirection,
+    MeterRecord,
+    TariffDirection,
+    Units,
+)
 from .const import DOMAIN
 from .metering import SumAnchor
 from .sessions import Session, SessionState
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from homeassistant.core import HomeAssistant
 
 STORAGE_VERSION = 1
-# Below this many pending records, serialising them on the loop is cheaper than a
-# trip to the executor.
-_INLINE_SERIALISE = 200
+STORAGE_MINOR_VERSION = 2
+# Below this many records, converting them on the loop is cheaper than a trip to
+# the executor (a record takes ~10 us each way).
+_INLINE_CONVERT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,27 +125,78 @@ def _ref(record: MeterRecord) -> str:
     return record.record_reference_id
 
 
-def _parse_pending(items: list[dict[str, Any]]) -> dict[str, tuple[str, MeterRecord]]:
-    pending: dict[str, tuple[str, MeterRecord]] = {}
+# A pending record is kept as its stored item: the record's JSON object (exactly
+# what `PUT /meters/interval` receives) plus its stream key. Such a dict holds only
+# strings and numbers, so CPython's garbage collector does not track it: a year of
+# backfill waiting in the outbox adds nothing to the collections that pause the
+# event loop (a dataclass per record would be tracked, and promoted to the oldest
+# generation while it waits, until that triggers a full collection of the whole
+# process). Saving is a list of these items; `MeterRecord`s are built only for the
+# records being sent.
+type _Item = dict[str, Any]
+_STREAM = "stream"
+
+
+def _to_items(stream_key: str, records: Iterable[MeterRecord]) -> list[_Item]:
+    items: list[_Item] = []
+    for record in records:
+        _ref(record)
+        item = record.to_dict()
+        item[_STREAM] = stream_key
+        items.append(item)
+    return items
+
+
+def _to_record(item: _Item) -> MeterRecord:
+    """Return the record of a stored item (checked when it was enqueued or loaded)."""
+    return MeterRecord(
+        location_id=item["location_id"],
+        start_time=datetime.fromisoformat(item["start_time"]),
+        end_time=datetime.fromisoformat(item["end_time"]),
+        value=item["value"],
+        units=Units(item["units"]),
+        energy_flow_direction=EnergyFlowDirection(item["energy_flow_direction"]),
+        tariff_direction=TariffDirection(item["tariff_direction"]),
+        device_id=item.get("device_id"),
+        session_reference_id=item.get("session_reference_id"),
+        record_reference_id=item["record_reference_id"],
+        confidence=item.get("confidence"),
+    )
+
+
+def _to_records(items: list[_Item]) -> list[MeterRecord]:
+    return [_to_record(item) for item in items]
+
+
+def _parse_pending(items: list[_Item]) -> dict[str, _Item]:
+    """Check stored items (`MeterRecord.from_dict` names a bad field) and key them."""
+    pending: dict[str, _Item] = {}
     for item in items:
-        record = MeterRecord.from_dict(item["record"])
-        pending[_ref(record)] = (item["stream"], record)
+        fields = {key: value for key, value in item.items() if key != _STREAM}
+        record = MeterRecord.from_dict(fields)
+        pending[_ref(record)] = _to_items(item[_STREAM], [record])[0]
     return pending
 
 
-def _pending_to_storage(
-    snapshot: list[tuple[str, tuple[str, MeterRecord]]],
-    cache: dict[str, dict[str, Any]],
-) -> list[dict[str, Any]]:
-    # Each stored item is built once and reused by every later save (a backfill
-    # saves a large outbox a dozen times): fewer allocations, fewer collections.
-    result: list[dict[str, Any]] = []
-    for ref, (stream, record) in snapshot:
-        item = cache.get(ref)
-        if item is None:
-            item = cache[ref] = {"stream": stream, "record": record.to_dict()}
-        result.append(item)
-    return result
+def _start(item: tuple[str, _Item]) -> datetime:
+    return datetime.fromisoformat(item[1]["start_time"])
+
+
+class _OutboxStore(Store[dict[str, Any]]):
+    """The outbox's Store, migrating older layouts of the file."""
+
+    async def _async_migrate_func(
+        self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        if old_major_version > STORAGE_VERSION:
+            raise NotImplementedError
+        if old_minor_version < 2:  # noqa: PLR2004 - the version that flattened items
+            # 1.1 nested each pending record: {"stream": ..., "record": {...}}.
+            old_data["pending"] = [
+                {**item["record"], _STREAM: item["stream"]}
+                for item in old_data.get("pending", [])
+            ]
+        return old_data
 
 
 class Outbox:
@@ -144,14 +204,15 @@ class Outbox:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Create the outbox; call `async_load` before use."""
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}"
+        self._store = _OutboxStore(
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.{entry_id}",
+            minor_version=STORAGE_MINOR_VERSION,
         )
         self._hass = hass
-        # record_reference_id -> (stream key, record); kept ordered oldest first.
-        self._pending: dict[str, tuple[str, MeterRecord]] = {}
-        # record_reference_id -> its stored item, filled on the executor.
-        self._dicts: dict[str, dict[str, Any]] = {}
+        # record_reference_id -> stored item; kept ordered oldest interval first.
+        self._pending: dict[str, _Item] = {}
         self._in_flight: set[str] = set()
         self._streams: dict[str, _StreamState] = {}
         self._failed: list[FailedEntry] = []
@@ -239,14 +300,16 @@ class Outbox:
 
     async def _async_save(self) -> None:
         data = self._to_storage()
-        snapshot = list(self._pending.items())
-        if len(snapshot) < _INLINE_SERIALISE:
-            data["pending"] = _pending_to_storage(snapshot, self._dicts)
-        else:
-            data["pending"] = await self._hass.async_add_executor_job(
-                _pending_to_storage, snapshot, self._dicts
-            )
+        data["pending"] = list(self._pending.values())
         await self._store.async_save(data)
+
+    async def _async_run[T, *Ts](
+        self, size: int, func: Callable[[*Ts], T], *args: *Ts
+    ) -> T:
+        """Run `func` here when `size` is small, else on the executor."""
+        if size < _INLINE_CONVERT:
+            return func(*args)
+        return await self._hass.async_add_executor_job(func, *args)
 
     # Per-stream progress.
 
@@ -290,16 +353,18 @@ class Outbox:
         have reached Flatpeak is never altered. `covered` is the span the records
         were computed for (added to the stream's covered spans).
         """
-        added = False
-        for record in records:
-            ref = _ref(record)
-            if ref not in self._pending:
-                self._pending[ref] = (stream_key, record)
-                added = True
-        if added:
-            self._pending = dict(
-                sorted(self._pending.items(), key=lambda item: item[1][1].start_time)
-            )
+        new = [record for record in records if _ref(record) not in self._pending]
+        if new:
+            items = await self._async_run(len(new), _to_items, stream_key, new)
+            last = next(reversed(self._pending.values()), None)
+            for item in items:
+                self._pending.setdefault(item["record_reference_id"], item)
+            starts = [record.start_time for record in new]
+            if any(a > b for a, b in pairwise(starts)) or (
+                last is not None
+                and starts[0] < datetime.fromisoformat(last["start_time"])
+            ):
+                self._pending = dict(sorted(self._pending.items(), key=_start))
         state = self._streams.setdefault(stream_key, _StreamState())
         if high_water is not None and (
             state.high_water is None or high_water >= state.high_water
@@ -317,30 +382,35 @@ class Outbox:
 
     # Sending.
 
-    def peek(self, max_records: int = MAX_RECORDS_PER_REQUEST) -> list[MeterRecord]:
+    async def async_peek(
+        self, max_records: int = MAX_RECORDS_PER_REQUEST
+    ) -> list[MeterRecord]:
         """Return up to `max_records` pending records, oldest interval first."""
-        result: list[MeterRecord] = []
-        for _stream, record in self._pending.values():
-            if len(result) >= max_records:
-                break
-            result.append(record)
-        return result
+        items = list(islice(self._pending.values(), max_records))
+        return await self._async_run(len(items), _to_records, items)
 
     @property
     def pending_count(self) -> int:
         """Number of records waiting to be sent."""
         return len(self._pending)
 
-    def pending_records(self) -> list[tuple[str, MeterRecord]]:
-        """Return every pending record with its stream key, oldest interval first."""
-        return list(self._pending.values())
+    def pending_session_ids(self) -> set[str]:
+        """Return the EV session ids of the pending records."""
+        return {
+            session
+            for item in self._pending.values()
+            if (session := item.get("session_reference_id")) is not None
+        }
 
     @property
-    def in_flight(self) -> list[MeterRecord]:
-        """Pending records sent without an answer: Flatpeak may hold them."""
-        return [
-            item[1] for ref, item in self._pending.items() if ref in self._in_flight
-        ]
+    def has_in_flight(self) -> bool:
+        """Whether records were sent without an answer (Flatpeak may hold them)."""
+        return bool(self._in_flight)
+
+    async def async_in_flight(self) -> list[MeterRecord]:
+        """Return the pending records sent without an answer, oldest first."""
+        items = [item for ref, item in self._pending.items() if ref in self._in_flight]
+        return await self._async_run(len(items), _to_records, items)
 
     async def async_mark_in_flight(self, records: Iterable[MeterRecord]) -> None:
         """Note (and save) that records are about to be sent."""
@@ -360,7 +430,6 @@ class Outbox:
         for record in records:
             ref = _ref(record)
             self._pending.pop(ref, None)
-            self._dicts.pop(ref, None)
             self._in_flight.discard(ref)
         if when is not None:
             self.last_submission = when
@@ -373,10 +442,9 @@ class Outbox:
         now = dt_util.utcnow()
         for record, error in failures:
             ref = _ref(record)
-            self._dicts.pop(ref, None)
             self._in_flight.discard(ref)
             item = self._pending.pop(ref, None)
-            stream_key = item[0] if item is not None else ""
+            stream_key = item[_STREAM] if item is not None else ""
             self._failed.append(FailedEntry(stream_key, record, error, now))
         await self._async_save()
 
@@ -410,7 +478,9 @@ class Outbox:
     async def async_remove_stream(self, stream_key: str) -> None:
         """Forget everything of a stream (its subentry was removed)."""
         self._pending = {
-            ref: item for ref, item in self._pending.items() if item[0] != stream_key
+            ref: item
+            for ref, item in self._pending.items()
+            if item[_STREAM] != stream_key
         }
         self._in_flight &= self._pending.keys()
         self._streams.pop(stream_key, None)
@@ -421,7 +491,6 @@ class Outbox:
     async def async_remove(self) -> None:
         """Delete the stored file (the config entry was removed)."""
         self._pending.clear()
-        self._dicts.clear()
         self._in_flight.clear()
         self._streams.clear()
         self._failed.clear()
@@ -436,7 +505,9 @@ class Outbox:
             "pending_count": len(self._pending),
             "in_flight_count": len(self._in_flight),
             "last_submission": stored["last_submission"],
-            "oldest_pending": None if oldest is None else oldest[1].to_dict(),
+            "oldest_pending": None
+            if oldest is None
+            else {key: value for key, value in oldest.items() if key != _STREAM},
             "streams": stored["streams"],
             "failed": stored["failed"],
             "completed_sessions": stored["completed_sessions"],

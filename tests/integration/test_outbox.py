@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from custom_components.flatpeak.api import FlatpeakResponseError
 from custom_components.flatpeak.metering import (
     IntervalEnergy,
     Stream,
@@ -75,7 +79,7 @@ async def test_round_trip_across_instances(
     restarted = Outbox(hass, "entry1")
     await restarted.async_load()
     # Oldest interval first, all streams together.
-    assert restarted.peek() == [grid[0], ev[0], grid[1], ev[1]]
+    assert await restarted.async_peek() == [grid[0], ev[0], grid[1], ev[1]]
     assert restarted.pending_count == 4
     assert restarted.high_water("grid_import") == T0 + timedelta(hours=1)
     assert restarted.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=1), 12.3)
@@ -96,15 +100,15 @@ async def test_accepted_and_failed_leave_the_queue_for_good(
     await outbox.async_enqueue(
         "grid_import", records, high_water=T0 + timedelta(hours=3)
     )
-    assert outbox.peek(2) == records[:2]
+    assert await outbox.async_peek(2) == records[:2]
 
     await outbox.async_mark_accepted(records[:2])
     await outbox.async_mark_failed([(records[2], "value out of range")])
-    assert outbox.peek() == records[3:]
+    assert await outbox.async_peek() == records[3:]
 
     restarted = Outbox(hass, "entry2")
     await restarted.async_load()
-    assert restarted.peek() == records[3:]
+    assert await restarted.async_peek() == records[3:]
     assert restarted.pending_count == 2
     assert [(f.stream_key, f.record, f.error) for f in restarted.failed] == [
         ("grid_import", records[2], "value out of range")
@@ -137,7 +141,7 @@ async def test_enqueue_never_moves_back_or_replaces(hass: HomeAssistant) -> None
         high_water=T0,
         anchor=SumAnchor(T0, 1.0),
     )
-    assert outbox.peek() == [record(GRID, -30, 50), original]
+    assert await outbox.async_peek() == [record(GRID, -30, 50), original]
     assert outbox.high_water("grid_import") == T0 + timedelta(hours=2)
     assert outbox.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=2), 5.0)
 
@@ -158,7 +162,7 @@ async def test_sessions_reported_and_streams_removed(hass: HomeAssistant) -> Non
     assert outbox.completed_sessions == []
 
     await outbox.async_remove_stream("sub_ev")
-    assert outbox.peek() == [record(GRID, 0, 5)]
+    assert await outbox.async_peek() == [record(GRID, 0, 5)]
     assert outbox.high_water("sub_ev") is None
 
 
@@ -173,3 +177,100 @@ async def test_remove_deletes_the_file(
     await outbox.async_remove()
     assert "flatpeak.entry5" not in hass_storage
     assert outbox.pending_count == 0
+
+
+async def test_waiting_records_add_nothing_the_gc_tracks(hass: HomeAssistant) -> None:
+    """Pending records are plain JSON dicts: no object per record for the GC.
+
+    A year of backfill waits in the outbox; tracked objects per record would be
+    promoted to the oldest generation and bring on full collections of the whole
+    process, which stall the event loop (see README "Performance").
+    """
+    outbox = Outbox(hass, "entry7")
+    await outbox.async_load()
+    gc.collect()
+    before = len(gc.get_objects())
+    await outbox.async_enqueue(
+        "grid_import",
+        [record(GRID, 30 * k, k) for k in range(1000)],
+        high_water=T0 + timedelta(days=21),
+    )
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert outbox.pending_count == 1000
+    assert await outbox.async_peek(2) == [record(GRID, 0, 0), record(GRID, 30, 1)]
+
+
+async def test_reads_the_first_layout(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Outbox files of 1.1 (each record nested under its stream) are migrated."""
+    first, second = record(GRID, 0, 100), record(EV, 0, 700, "dev_ev-1")
+    hass_storage["flatpeak.entry8"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": "flatpeak.entry8",
+        "data": {
+            "pending": [
+                {"stream": "grid_import", "record": first.to_dict()},
+                {"stream": "sub_ev", "record": second.to_dict()},
+            ],
+            "in_flight": [first.record_reference_id],
+            "streams": {},
+        },
+    }
+    outbox = Outbox(hass, "entry8")
+    await outbox.async_load()
+    assert await outbox.async_peek() == [first, second]
+    assert await outbox.async_in_flight() == [first]
+    assert outbox.pending_session_ids() == {"dev_ev-1"}
+
+    await outbox.async_mark_accepted([first])
+    stored = hass_storage["flatpeak.entry8"]
+    assert (stored["version"], stored["minor_version"]) == (1, 2)
+    assert stored["data"]["pending"] == [{**second.to_dict(), "stream": "sub_ev"}]
+
+
+async def test_a_garbled_file_names_the_field(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A stored record that is not a meter record fails loading, saying why."""
+    item = {**record(GRID, 0, 100).to_dict(), "stream": "grid_import"}
+    item["start_time"] = "yesterday"
+    hass_storage["flatpeak.entry9"] = {
+        "version": 1,
+        "minor_version": 2,
+        "key": "flatpeak.entry9",
+        "data": {"pending": [item]},
+    }
+    with pytest.raises(FlatpeakResponseError, match="start_time"):
+        await Outbox(hass, "entry9").async_load()
+
+
+async def test_records_leave_in_time_order_however_they_came(
+    hass: HomeAssistant,
+) -> None:
+    """Records enqueued out of order are still sent oldest interval first."""
+    outbox = Outbox(hass, "entry10")
+    await outbox.async_load()
+    late, early = record(GRID, 60, 2), record(GRID, 0, 1)
+    await outbox.async_enqueue("grid_import", [late, early], high_water=T0)
+    await outbox.async_enqueue("sub_ev", [record(EV, 30, 3)], high_water=T0)
+    assert await outbox.async_peek() == [early, record(EV, 30, 3), late]
+
+
+async def test_a_newer_major_layout_is_not_guessed_at(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A file from a future major version is refused, not misread (a downgrade)."""
+    hass_storage["flatpeak.entry11"] = {
+        "version": 2,
+        "minor_version": 1,
+        "key": "flatpeak.entry11",
+        "data": {"pending": [{"anything": "new"}]},
+    }
+    with pytest.raises(NotImplementedError):
+        await Outbox(hass, "entry11").async_load()
+    assert hass_storage["flatpeak.entry11"]["data"] == {
+        "pending": [{"anything": "new"}]
+    }

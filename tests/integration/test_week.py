@@ -244,7 +244,7 @@ async def _async_restart(
     home: Home,
 ) -> None:
     """Stop the entry with records in flight, let hours pass, start it again."""
-    assert entry.runtime_data.metering.outbox.in_flight
+    assert entry.runtime_data.metering.outbox.has_in_flight
     assert await hass.config_entries.async_unload(entry.entry_id)
     for _ in range(int(RESTART_DOWN / HOUR)):
         await home.async_hour(freezer)
