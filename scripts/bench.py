@@ -7,8 +7,9 @@ recorder (in memory) and the Flatpeak sandbox as a separate process, so that onl
 Home Assistant's event loop is measured. Each run prints one ``BENCH`` line:
 records/s, meter-submission requests per 1,000 records, the longest event-loop
 block during the backfill (a ticker task records its own lateness), the longest
-garbage collection and the longest block outside one, and the peak memory (max
-RSS) of the process.
+garbage collection, the number of full ones and the longest block outside one, and
+the peak memory (max RSS) of the process. Environment variables for the case are
+passed through (see `bench_backfill.py`).
 """
 
 from __future__ import annotations

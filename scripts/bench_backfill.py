@@ -7,8 +7,10 @@ Flatpeak sandbox in a separate process, so that only Home Assistant's event loop
 measured. It prints records/s, meter-submission requests per 1,000 records, the
 longest event-loop block during the backfill (a ticker task records its own
 lateness; asyncio debug mode is off, as in Home Assistant), the longest garbage
-collection and the longest block that overlaps no collection, and the peak memory
-(max RSS) of the process.
+collection, the number of full ones and the longest block that overlaps no
+collection, and the peak memory (max RSS) of the process. It collects garbage once
+before the backfill (see `_measure`); FLATPEAK_BENCH_NO_PRECOLLECT=1 skips that,
+FLATPEAK_BENCH_PROMOTIONS=1 lists the objects promoted towards a full collection.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,6 +68,7 @@ from tests.integration.history import import_history  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Generator
+    from datetime import datetime
 
     from homeassistant.components.recorder.core import Recorder
     from homeassistant.core import HomeAssistant
@@ -72,6 +76,9 @@ if TYPE_CHECKING:
     from dev.harness import SandboxInfo
 
 DAYS_ENV = "FLATPEAK_BENCH_DAYS"
+PROMOTIONS_ENV = "FLATPEAK_BENCH_PROMOTIONS"
+NO_PRECOLLECT_ENV = "FLATPEAK_BENCH_NO_PRECOLLECT"
+OLDEST = 2
 STREAMS = {
     "sensor.grid_import": 0.8,
     "sensor.grid_export": 0.3,
@@ -139,20 +146,23 @@ class Ticker:
 
 
 class GcTimer:
-    """Record the longest garbage collection (it holds the GIL, so the loop waits)."""
+    """Record the garbage collections (they hold the GIL, so the loop waits)."""
 
     def __init__(self) -> None:
         """Start idle."""
         self.worst = 0.0
+        self.full = 0
+        """Number of full (generation 2) collections."""
         self.pauses: list[tuple[float, float]] = []
         """(start, end) of every collection longer than 1 ms."""
         self._started = 0.0
 
-    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
         now = time.perf_counter()
         if phase == "start":
             self._started = now
             return
+        self.full += info["generation"] == OLDEST
         self.worst = max(self.worst, now - self._started)
         if now - self._started > 0.001:  # noqa: PLR2004
             self.pauses.append((self._started, now))
@@ -164,6 +174,42 @@ class GcTimer:
     def stop(self) -> None:
         """Stop measuring."""
         gc.callbacks.remove(self._callback)
+
+
+class Promotions:
+    """Count, by type, the objects a young collection may move to the oldest one.
+
+    On (FLATPEAK_BENCH_PROMOTIONS=1) it lists the objects of generation 1 when a
+    generation-1 collection starts: they and the survivors of generation 0 are
+    moved to generation 2 if they survive it. CPython runs a full collection once
+    the objects so moved since the last one exceed a quarter of generation 2. It
+    costs ~1 ms per generation-1 collection, counted in the GC times.
+    """
+
+    def __init__(self) -> None:
+        """Start idle."""
+        self.counts: Counter[str] = Counter()
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 1:
+            self.counts.update(
+                f"{type(obj).__module__}.{type(obj).__qualname__}"
+                for obj in gc.get_objects(1)
+            )
+
+    def start(self) -> None:
+        """Start counting (if asked to)."""
+        if os.environ.get(PROMOTIONS_ENV):
+            gc.callbacks.insert(0, self._callback)
+
+    def stop(self) -> None:
+        """Stop counting and print what was counted."""
+        if not os.environ.get(PROMOTIONS_ENV):
+            return
+        gc.callbacks.remove(self._callback)
+        print(f"\nPROMOTED total={self.counts.total()}")  # noqa: T201
+        for name, count in self.counts.most_common(15):
+            print(f"PROMOTED {count:8d} {name}")  # noqa: T201
 
 
 async def test_bench_backfill(
@@ -242,6 +288,13 @@ async def test_bench_backfill(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
 
+    await _measure(hass, info, entry.entry_id, days, now)
+
+
+async def _measure(
+    hass: HomeAssistant, info: SandboxInfo, entry_id: str, days: int, now: datetime
+) -> None:
+    """Run the backfill of `days` while measuring; print the BENCH line."""
     storage_dir = tempfile.mkdtemp()
     hass.config.config_dir = storage_dir
     patcher = patch.object(Store, "_async_write_data", _REAL_WRITE)
@@ -256,6 +309,15 @@ async def test_bench_backfill(
     loop = asyncio.get_running_loop()
     loop.set_debug(bool(os.environ.get("FLATPEAK_BENCH_DEBUG")))
     loop.slow_callback_duration = 0.03
+    # Importing a year of statistics just now left a full collection due: the
+    # first objects anything promotes would start it. Collecting first measures
+    # the collections the backfill itself causes (FLATPEAK_BENCH_NO_PRECOLLECT=1
+    # shows the other case).
+    if not os.environ.get(NO_PRECOLLECT_ENV):
+        gc.collect()
+    oldest = len(gc.get_objects(OLDEST))
+    promotions = Promotions()
+    promotions.start()
     gc_timer = GcTimer()
     gc_timer.start()
     ticker.start()
@@ -263,13 +325,14 @@ async def test_bench_backfill(
     response = await hass.services.async_call(
         DOMAIN,
         "backfill",
-        {"config_entry_id": entry.entry_id, "start": (now - timedelta(days=days))},
+        {"config_entry_id": entry_id, "start": (now - timedelta(days=days))},
         blocking=True,
         return_response=True,
     )
     elapsed = time.perf_counter() - started
     ticker.stop()
     gc_timer.stop()
+    promotions.stop()
     patcher.stop()
     assert response is not None
     records = int(str(response["records_queued"]))
@@ -282,6 +345,7 @@ async def test_bench_backfill(
         f"meter_puts={puts} puts_per_1000={1000 * puts / max(records, 1):.3f} "
         f"longest_loop_block_ms={ticker.worst * 1000:.1f} "
         f"longest_gc_ms={gc_timer.worst * 1000:.1f} "
+        f"full_gcs={gc_timer.full} oldest_generation_objects={oldest} "
         f"longest_block_without_gc_ms="
         f"{ticker.worst_outside(gc_timer.pauses) * 1000:.1f} "
         f"peak_rss_mb={peak / 1024:.0f} rss_growth_mb={(peak - rss_before) / 1024:.0f}"
