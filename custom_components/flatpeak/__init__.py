@@ -112,6 +112,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FlatpeakConfigEntry) -> 
     await metering.async_config_entry_first_refresh()
     # Metering runs on its own schedule whether or not an entity listens to it.
     entry.async_on_unload(metering.async_add_listener(lambda: None))
+    entry.async_on_unload(metering.async_follow_recorder())
     # Not a first refresh: metering must run even while Flatpeak cannot price yet
     # (tariff pending); the cost entities stay unavailable and retry meanwhile.
     await costs.async_refresh()

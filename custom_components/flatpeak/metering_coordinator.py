@@ -1,6 +1,7 @@
 """Metering: Home Assistant energy statistics → Flatpeak interval records, nothing lost.
 
-One cycle (every 5 minutes, and after a backfill):
+One cycle (as soon as the recorder has compiled the statistics that close an interval,
+every 5 minutes in any case, and after a backfill):
 1. For each stream, the intervals closed since its high-water mark are computed from
    recorder statistics (pure maths on an executor thread) and queued in the persisted
    outbox together with the new high-water mark, in one save.
@@ -28,6 +29,8 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING
 
+from homeassistant.const import EVENT_RECORDER_5MIN_STATISTICS_GENERATED
+from homeassistant.core import CALLBACK_TYPE, Event, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     HomeAssistantError,
@@ -111,6 +114,8 @@ RATE_LIMIT_DEFAULT = 60.0
 FIRST_REFRESH_LIMIT = MAX_RECORDS_PER_REQUEST
 # A backfill computes this much history at a time (see `_async_backfill`).
 BACKFILL_WINDOW = timedelta(days=30)
+# The recorder compiles short-term statistics for each 5 minutes, at 10 s past.
+STATISTICS_PERIOD_MINUTES = 5
 
 _SUBENTRY_KINDS = {
     SUBENTRY_SOLAR: StreamKind.SOLAR,
@@ -190,6 +195,9 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         self._hold_error: UpdateFailed | None = None
         self._last_error: str | None = None
         self._first_cycle = True
+        # How far the recorder had compiled when the last cycle read statistics.
+        self._compiled_seen: datetime | None = None
+        self._auth_failed = False
 
     @staticmethod
     def _entry_sources(
@@ -243,6 +251,30 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         """The streams this entry meters."""
         return [source.stream for source in self._sources]
 
+    @callback
+    def async_follow_recorder(self) -> CALLBACK_TYPE:
+        """Run a cycle as soon as the recorder compiled statistics the last one lacked.
+
+        The 5-minute timer alone may run just before the recorder compiles (at
+        10 s past each fifth minute), leaving a closed interval for 5 more minutes.
+        Returns the function that stops following.
+        """
+        return self.hass.bus.async_listen(
+            EVENT_RECORDER_5MIN_STATISTICS_GENERATED, self._async_statistics_compiled
+        )
+
+    @callback
+    def _async_statistics_compiled(self, _event: Event) -> None:
+        if not self.last_update_success:
+            return  # after a failure the back-off (or a reauth) says when
+        if self._compiled_seen is not None and self._compiled_seen >= align_down(
+            dt_util.utcnow(), STATISTICS_PERIOD_MINUTES
+        ):
+            return  # the last cycle already read these statistics
+        self.config_entry.async_create_background_task(
+            self.hass, self.async_request_refresh(), f"{DOMAIN} metering cycle"
+        )
+
     @property
     def outbox(self) -> Outbox:
         """The entry's persisted outbox (diagnostics read it)."""
@@ -290,6 +322,12 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
                     translation_key="recorder_error",
                     translation_placeholders={"error": str(err)},
                 ) from err
+            if self._auth_failed:
+                # Refused credentials stay refused until reauth reloads the entry
+                # (a cycle asked for meanwhile, e.g. by the recorder, sends nothing).
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN, translation_key="auth_failed"
+                )
             now = dt_util.utcnow()
             if self._hold_until is not None and now < self._hold_until:
                 # A refresh asked for while Flatpeak said to wait: keep waiting.
@@ -315,6 +353,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         """Return what to raise for a failed send, and set when to try again."""
         self._last_error = str(err)
         if isinstance(err, FlatpeakAuthError):
+            self._auth_failed = True
             return ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="auth_failed"
             )
@@ -354,6 +393,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         compiled = await async_compiled_until(self.hass)
         if compiled is None:
             return
+        self._compiled_seen = compiled
         for source in self._sources:
             self._check_source(source.stream)
             await self._async_collect_stream(source, compiled)

@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_RECORDER_5MIN_STATISTICS_GENERATED
+
+from custom_components.flatpeak import metering_coordinator
+from custom_components.flatpeak.metering import align_down
+from custom_components.flatpeak.recorder_reader import async_compiled_until
 
 from .conftest import GRID_EXPORT, GRID_IMPORT, SOLAR_ENERGY
 from .metering_common import (
@@ -88,8 +93,49 @@ async def test_grid_and_solar_reach_flatpeak(
             hass, entity, first, end
         )
     # All streams go in the same PUT (a stream whose statistics were compiled
-    # just after the cycle read them follows in the next one).
+    # just after a cycle read them may follow in the next one).
     assert meter_puts(sandbox) <= 2 * len(imports)
     status = mock_config_entry.runtime_data.metering.data
     assert status.pending_records == 0
     assert status.last_error is None
+
+
+async def test_a_closed_interval_leaves_once_the_recorder_compiled_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sandbox: SandboxServer,
+    mock_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The recorder's compile starts a cycle: nothing waits for the next timer."""
+    # Without the recorder's event, a timer this long would hold records back.
+    monkeypatch.setattr(metering_coordinator, "CYCLE_INTERVAL", timedelta(hours=6))
+    start = next_hour()
+    await async_start(hass, freezer, start - timedelta(minutes=10))
+    grid = 100.0
+    for entity_id in (GRID_IMPORT, GRID_EXPORT, SOLAR_ENERGY):
+        set_energy(hass, entity_id, grid)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+
+    first = start - timedelta(minutes=30)
+    for _ in range(14):
+        grid += 0.1
+        set_energy(hass, GRID_IMPORT, round(grid, 3))
+        await async_step(hass, freezer)
+        compiled = await async_compiled_until(hass)
+        assert compiled is not None
+        # Every interval whose statistics exist has been sent, at once.
+        last_closed = align_down(compiled, 30)
+        ends = [r.end_time for r in sent(sandbox)]
+        assert ends == [
+            first + timedelta(minutes=30 * (k + 1))
+            for k in range(max(0, (last_closed - first) // timedelta(minutes=30)))
+        ], compiled
+    assert len(sent(sandbox)) == 3  # up to an hour after `start`
+
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    puts = meter_puts(sandbox)
+    hass.bus.async_fire(EVENT_RECORDER_5MIN_STATISTICS_GENERATED)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert meter_puts(sandbox) == puts
