@@ -90,16 +90,6 @@ async def _async_backfill(call: ServiceCall) -> ServiceResponse:
             translation_domain=DOMAIN, translation_key="start_in_future"
         )
     queued = await entry.runtime_data.metering.async_backfill(start, end)
-    # What Flatpeak now knows of those days reaches the energy dashboard too.
-    costs = entry.runtime_data.costs
-    try:
-        await costs.statistics.async_rewrite(start, dt_util.utcnow(), costs.currency)
-    except FlatpeakError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="backfill_statistics_failed",
-            translation_placeholders={"count": str(queued), "error": str(err)},
-        ) from err
     return {"records_queued": queued}
 
 

@@ -7,15 +7,13 @@ into the hours the energy was used, so that costs Flatpeak computes later land i
 hour they belong to and not in the hour they arrived.
 
 Each update rewrites a trailing window of complete hours `[start, end)`: once a day the
-last 7 days (Flatpeak's corrections of settled prices), in between the last day; the
-`flatpeak.backfill` action rewrites from its start. The sum continues from the sum of
-the hour before the window, read back from the recorder, so a rewrite is idempotent and
-the sum never jumps.
+last 7 days (Flatpeak's corrections of settled prices), in between the last day. The
+sum continues from the sum of the hour before the window, read back from the recorder,
+so a rewrite is idempotent and the sum never jumps.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -49,8 +47,6 @@ FULL_WINDOW: Final = timedelta(days=7)
 INCREMENTAL_WINDOW: Final = timedelta(days=1)
 # After a longer outage the gap is filled from the last hour written, up to this far.
 MAX_WINDOW: Final = timedelta(days=31)
-# How far back the sum before a rewritten window is looked for, at most.
-LONGEST_LOOKBACK: Final = timedelta(days=400)
 _ROUND: Final = 5
 
 STATISTIC_SUFFIXES: Final = {
@@ -157,8 +153,6 @@ class CostStatistics:
         self._title = title
         self.last_update: datetime | None = None
         self.last_window: dict[str, tuple[datetime, datetime]] = {}
-        # An update and a backfill's rewrite each read the sum the other writes.
-        self._lock = asyncio.Lock()
 
     def statistic_ids(self) -> list[str]:
         """Return the ids of the location's statistics."""
@@ -167,68 +161,36 @@ class CostStatistics:
     async def async_update(self, now: datetime, currency: str, *, full: bool) -> None:
         """Rewrite the trailing window of both statistics up to the last full hour."""
         end = floor_hour(now)
-        async with self._lock:
-            for direction in STATISTIC_SUFFIXES:
-                stat_id = statistic_id(self._location_id, direction)
-                window = await self._async_window(
-                    stat_id, end, FULL_WINDOW if full else INCREMENTAL_WINDOW
-                )
-                await self._async_write(direction, window, currency)
-            self.last_update = now
-
-    async def async_rewrite(
-        self, start: datetime, now: datetime, currency: str
-    ) -> None:
-        """Rewrite both statistics from `start` to the last full hour (a backfill).
-
-        Costs are asked for in pieces of at most `MAX_WINDOW`; the sum continues from
-        the last hour before `start` (0 when there is none).
-        """
-        first, end = floor_hour(start), floor_hour(now)
-        async with self._lock:
-            for direction in STATISTIC_SUFFIXES:
-                stat_id = statistic_id(self._location_id, direction)
-                base = await self._async_sum_before(stat_id, first)
-                await self._async_write(
-                    direction, StatisticsWindow(first, end, base), currency
-                )
-
-    async def _async_write(
-        self, direction: TariffDirection, window: StatisticsWindow, currency: str
-    ) -> None:
-        """Write the hours of `window` from Flatpeak's costs; wait until stored."""
-        if window.start >= window.end:
-            return
-        stat_id = statistic_id(self._location_id, direction)
-        rows: list[CostRow] = []
-        report_currency: str | None = None
-        piece = window.start
-        while piece < window.end:
-            piece_end = min(piece + MAX_WINDOW, window.end)
-            report = await self._client.interval_cost(
-                self._location_id, piece, piece_end, tariff_direction=direction
+        for direction, (_, label) in STATISTIC_SUFFIXES.items():
+            stat_id = statistic_id(self._location_id, direction)
+            window = await self._async_window(
+                stat_id, end, FULL_WINDOW if full else INCREMENTAL_WINDOW
             )
-            rows.extend(report.rows)
-            report_currency = report_currency or report.currency_code
-            piece = piece_end
-        statistics = cumulative_statistics(
-            hourly_costs(rows, window.start, window.end), window.base_sum
-        )
-        async_add_external_statistics(
-            self._hass,
-            statistic_metadata(
-                stat_id,
-                f"Flatpeak {self._title} {STATISTIC_SUFFIXES[direction][1]}",
-                report_currency or currency,
-            ),
-            statistics,
-        )
-        # The next window's sum is read back from the recorder: let it store these.
-        await get_instance(self._hass).async_block_till_done()
-        self.last_window[stat_id] = (window.start, window.end)
-        LOGGER.debug(
-            "Wrote %s hours of %s from %s", len(statistics), stat_id, window.start
-        )
+            if window.start >= window.end:
+                continue
+            report = await self._client.interval_cost(
+                self._location_id,
+                window.start,
+                window.end,
+                tariff_direction=direction,
+            )
+            statistics = cumulative_statistics(
+                hourly_costs(report.rows, window.start, window.end), window.base_sum
+            )
+            async_add_external_statistics(
+                self._hass,
+                statistic_metadata(
+                    stat_id,
+                    f"Flatpeak {self._title} {label}",
+                    report.currency_code or currency,
+                ),
+                statistics,
+            )
+            self.last_window[stat_id] = (window.start, window.end)
+            LOGGER.debug(
+                "Wrote %s hours of %s from %s", len(statistics), stat_id, window.start
+            )
+        self.last_update = now
 
     async def _async_window(
         self, stat_id: str, end: datetime, length: timedelta
@@ -250,16 +212,10 @@ class CostStatistics:
         last_start = _as_datetime(last[stat_id][0]["start"])
         # Fill a gap after an outage longer than the window (bounded).
         start = max(min(start, last_start + HOUR), end - MAX_WINDOW)
-        return StatisticsWindow(
-            start, end, await self._async_sum_before(stat_id, start)
-        )
-
-    async def _async_sum_before(self, stat_id: str, start: datetime) -> float:
-        """Return the sum of the last hour before `start` (0 when there is none)."""
-        # Normally the hour just before exists (hours are written without holes);
-        # look further back only when it does not.
-        recorder = get_instance(self._hass)
-        for lookback in (HOUR, MAX_WINDOW, LONGEST_LOOKBACK):
+        # Normally the hour just before the window exists (hours are written without
+        # holes); look further back only when it does not.
+        base: float | None = None
+        for lookback in (HOUR, MAX_WINDOW):
             before = await recorder.async_add_executor_job(
                 statistics_during_period,
                 self._hass,
@@ -271,8 +227,9 @@ class CostStatistics:
                 {"sum"},
             )
             if rows := before.get(stat_id):
-                return float(rows[-1].get("sum") or 0.0)
-        return 0.0
+                base = rows[-1].get("sum")
+                break
+        return StatisticsWindow(start, end, float(base or 0.0))
 
 
 def _as_datetime(value: float | datetime) -> datetime:

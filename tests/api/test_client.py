@@ -422,6 +422,20 @@ async def test_interval_cost(client: FlatpeakClient, sandbox: SandboxServer) -> 
     assert export.rows == ()
 
 
+async def test_a_long_cost_report_is_read_whole(
+    client: FlatpeakClient, sandbox: SandboxServer
+) -> None:
+    """A report of hundreds of rows (parsed off the event loop) keeps every row."""
+    location_id = _demo_location(sandbox)
+    await client.submit_interval_records(_records(location_id, 300))
+    cost = await client.interval_cost(location_id, T0, T0 + 300 * HALF_HOUR)
+    assert [row.record_reference_id for row in cost.rows] == [
+        f"r{index}" for index in range(300)
+    ]
+    assert cost.total_energy_wh == pytest.approx(300_000)
+    assert cost.currency_code == "GBP"
+
+
 async def test_session_cost(client: FlatpeakClient, sandbox: SandboxServer) -> None:
     """A session's cost covers the records tagged with it."""
     location_id = _demo_location(sandbox)

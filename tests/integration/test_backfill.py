@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -17,11 +16,8 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.flatpeak.api import TariffDirection
 from custom_components.flatpeak.const import DOMAIN
 from custom_components.flatpeak.metering import align_down
-from custom_components.flatpeak.statistics import statistic_id
-from flatpeak_sandbox.costs import record_cost
 
 from .conftest import GRID_EXPORT, GRID_IMPORT, SOLAR_ENERGY
 from .history import energy_until, import_history
@@ -225,76 +221,3 @@ async def test_backfill_failure_keeps_the_records(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert metering.outbox.pending_count == 0
     assert len(sandbox.sandbox.records()) == today + pending
-
-
-async def test_backfill_reaches_the_energy_dashboard(
-    hass: HomeAssistant,
-    history: dict[str, object],
-    sandbox: SandboxServer,
-    init_integration: MockConfigEntry,
-) -> None:
-    """The import cost statistic holds each backfilled hour's cost, summed from 0."""
-    start = dt_util.utcnow() - timedelta(days=4)
-    await _backfill(hass, init_integration.entry_id, start=start.isoformat())
-    begin, end = align_down(start, 60), align_down(dt_util.utcnow(), 60)
-    location = init_integration.runtime_data.location.id
-    stat_id = statistic_id(location, TariffDirection.IMPORT)
-    await async_wait_recording_done(hass)
-    rows = (
-        await get_instance(hass).async_add_executor_job(
-            statistics_during_period,
-            hass,
-            begin - timedelta(days=10),
-            end,
-            {stat_id},
-            "hour",
-            None,
-            {"state", "sum"},
-        )
-    )[stat_id]
-    by_hour = {
-        datetime.fromtimestamp(row["start"], UTC): (row["state"], row["sum"])
-        for row in rows
-    }
-    assert max(by_hour) == end - timedelta(hours=1)
-    # Priced by the sandbox's own tariff, record by record, hour by hour.
-    expected: dict[datetime, float] = {}
-    for record in sandbox.sandbox.records():
-        if record.device_id or record.tariff_direction != "IMPORT":
-            continue
-        hour = align_down(record.start_time, 60)
-        while hour < record.end_time:
-            part_start = max(hour, record.start_time)
-            part_end = min(hour + timedelta(hours=1), record.end_time)
-            if begin <= hour < end:
-                cost = record_cost(sandbox.sandbox, record, part_start, part_end).cost
-                expected[hour] = expected.get(hour, 0.0) + cost
-            hour += timedelta(hours=1)
-    assert len(expected) == (end - begin) // timedelta(hours=1)
-    total = 0.0
-    for hour in sorted(expected):
-        total += expected[hour]
-        state, running = by_hour[hour]
-        assert state == pytest.approx(expected[hour], abs=1e-5), hour
-        assert running == pytest.approx(total, abs=1e-4), hour
-    assert total > 0
-
-
-async def test_backfill_statistics_failure_is_said(
-    hass: HomeAssistant,
-    history: dict[str, object],
-    sandbox: SandboxServer,
-    init_integration: MockConfigEntry,
-) -> None:
-    """Records sent but their costs unreadable: a translated error saying so."""
-    today = len(sandbox.sandbox.records())
-    sandbox.sandbox.faults.fail_next(20, path="/costs/interval")
-    with pytest.raises(HomeAssistantError) as err:
-        await _backfill(
-            hass,
-            init_integration.entry_id,
-            start=(dt_util.utcnow() - timedelta(days=2)).isoformat(),
-        )
-    assert err.value.translation_key == "backfill_statistics_failed"
-    assert len(sandbox.sandbox.records()) > today
-    assert init_integration.runtime_data.metering.outbox.pending_count == 0
