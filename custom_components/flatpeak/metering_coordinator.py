@@ -306,9 +306,35 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         )
 
     async def _async_ensure_loaded(self) -> None:
-        if not self._loaded:
-            await self._outbox.async_load()
-            self._loaded = True
+        if self._loaded:
+            return
+        await self._outbox.async_load()
+        self._loaded = True
+        issue_id = self._issue_id("unreadable_records")
+        if not (count := self._outbox.unreadable_count):
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        else:
+            LOGGER.warning(
+                "%s stored meter records of %s are not readable; they are kept in "
+                ".storage/%s.%s and not sent",
+                count,
+                self.config_entry.title,
+                DOMAIN,
+                self.config_entry.entry_id,
+            )
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="unreadable_records",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "count": str(count),
+                    "file": f".storage/{DOMAIN}.{self.config_entry.entry_id}",
+                },
+            )
 
     async def _async_update_data(self) -> MeteringStatus:
         """Queue the newly closed intervals, then send what is pending."""

@@ -44,6 +44,7 @@ from homeassistant.util import dt as dt_util
 from .api import (
     MAX_RECORDS_PER_REQUEST,
     EnergyFlowDirection,
+    FlatpeakResponseError,
     MeterRecord,
     TariffDirection,
     Units,
@@ -168,14 +169,23 @@ def _to_records(items: list[_Item]) -> list[MeterRecord]:
     return [_to_record(item) for item in items]
 
 
-def _parse_pending(items: list[_Item]) -> dict[str, _Item]:
-    """Check stored items (`MeterRecord.from_dict` names a bad field) and key them."""
+def _parse_pending(items: list[Any]) -> tuple[dict[str, _Item], list[Any]]:
+    """Check stored items and key them; return those that are not records apart.
+
+    `MeterRecord.from_dict` names what is wrong with an item (edited or damaged
+    file); such items are kept as they are, never sent, and stay in the file.
+    """
     pending: dict[str, _Item] = {}
+    unreadable: list[Any] = []
     for item in items:
-        fields = {key: value for key, value in item.items() if key != _STREAM}
-        record = MeterRecord.from_dict(fields)
-        pending[_ref(record)] = _to_items(item[_STREAM], [record])[0]
-    return pending
+        try:
+            stream = item[_STREAM]
+            fields = {key: value for key, value in item.items() if key != _STREAM}
+            record = MeterRecord.from_dict(fields)
+            pending[_ref(record)] = _to_items(stream, [record])[0]
+        except (FlatpeakResponseError, ValueError, TypeError, KeyError, AttributeError):
+            unreadable.append(item)
+    return pending, unreadable
 
 
 def _start(item: tuple[str, _Item]) -> datetime:
@@ -213,6 +223,8 @@ class Outbox:
         self._hass = hass
         # record_reference_id -> stored item; kept ordered oldest interval first.
         self._pending: dict[str, _Item] = {}
+        # Stored items that are not meter records: kept in the file, never sent.
+        self._unreadable: list[Any] = []
         self._in_flight: set[str] = set()
         self._streams: dict[str, _StreamState] = {}
         self._failed: list[FailedEntry] = []
@@ -224,9 +236,13 @@ class Outbox:
         data = await self._store.async_load()
         if not data:
             return
-        self._pending = await self._hass.async_add_executor_job(
-            _parse_pending, data.get("pending", [])
+        # Items set aside earlier are read again: they may have been mended.
+        set_aside = data.get("unreadable", [])
+        self._pending, self._unreadable = await self._hass.async_add_executor_job(
+            _parse_pending, [*data.get("pending", []), *set_aside]
         )
+        if set_aside:
+            self._pending = dict(sorted(self._pending.items(), key=_start))
         self._in_flight = set(data.get("in_flight", [])) & self._pending.keys()
         last = data.get("last_submission")
         self.last_submission = None if last is None else datetime.fromisoformat(last)
@@ -301,6 +317,8 @@ class Outbox:
     async def _async_save(self) -> None:
         data = self._to_storage()
         data["pending"] = list(self._pending.values())
+        if self._unreadable:
+            data["unreadable"] = self._unreadable
         await self._store.async_save(data)
 
     async def _async_run[T, *Ts](
@@ -388,6 +406,11 @@ class Outbox:
         """Return up to `max_records` pending records, oldest interval first."""
         items = list(islice(self._pending.values(), max_records))
         return await self._async_run(len(items), _to_records, items)
+
+    @property
+    def unreadable_count(self) -> int:
+        """Number of stored items that are not meter records (set aside)."""
+        return len(self._unreadable)
 
     @property
     def pending_count(self) -> int:

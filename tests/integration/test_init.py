@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -9,9 +10,11 @@ from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.flatpeak.api import MeterRecord
 from custom_components.flatpeak.const import (
     CONF_API_KEY,
     CONF_DEVICE_ID,
@@ -184,3 +187,52 @@ async def test_base_entity(
     assert device_entity.device_info is not None
     assert device_entity.device_info["identifiers"] == {(DOMAIN, device_id)}
     assert device_entity.device_info["via_device"] == (DOMAIN, location_id)
+
+
+async def test_damaged_outbox_records_raise_an_issue(
+    hass: HomeAssistant,
+    sandbox: SandboxServer,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    energy_sensors: None,
+) -> None:
+    """A damaged stored record is set aside with a repair issue; the rest is sent."""
+    location_id = sandbox.sandbox.demo_location_id
+    assert location_id is not None
+    start = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+    good = MeterRecord(
+        location_id,
+        start,
+        start + timedelta(minutes=30),
+        0.5,
+        record_reference_id="fp-grid_import-1736942400-30",
+    )
+    damaged = {**good.to_dict(), "value": "lots", "record_reference_id": "fp-x"}
+    key = f"{DOMAIN}.{mock_config_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 2,
+        "key": key,
+        "data": {
+            "pending": [
+                {**good.to_dict(), "stream": "grid_import"},
+                {**damaged, "stream": "grid_import"},
+            ]
+        },
+    }
+    await _setup(hass, mock_config_entry)
+    assert _state(mock_config_entry) is ConfigEntryState.LOADED
+
+    issue = ir.async_get(hass).async_get_issue(
+        DOMAIN, f"unreadable_records_{mock_config_entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_key == "unreadable_records"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["count"] == "1"
+    assert [r.record_reference_id for r in sandbox.sandbox.records()] == [
+        good.record_reference_id
+    ]
+    assert hass_storage[key]["data"]["unreadable"] == [
+        {**damaged, "stream": "grid_import"}
+    ]

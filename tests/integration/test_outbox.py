@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from custom_components.flatpeak.api import FlatpeakResponseError
 from custom_components.flatpeak.metering import (
     IntervalEnergy,
     Stream,
@@ -231,20 +230,39 @@ async def test_reads_the_first_layout(
     assert stored["data"]["pending"] == [{**second.to_dict(), "stream": "sub_ev"}]
 
 
-async def test_a_garbled_file_names_the_field(
+async def test_damaged_items_are_set_aside_and_kept(
     hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:
-    """A stored record that is not a meter record fails loading, saying why."""
-    item = {**record(GRID, 0, 100).to_dict(), "stream": "grid_import"}
-    item["start_time"] = "yesterday"
+    """Stored items that are not records stay in the file, unsent; mended, they go."""
+    good, later = record(GRID, 0, 100), record(GRID, 30, 200)
+    damaged = {**later.to_dict(), "stream": "grid_import", "start_time": "yesterday"}
     hass_storage["flatpeak.entry9"] = {
         "version": 1,
         "minor_version": 2,
         "key": "flatpeak.entry9",
-        "data": {"pending": [item]},
+        "data": {
+            "pending": [
+                {**good.to_dict(), "stream": "grid_import"},
+                damaged,
+                ["not", "an", "object"],
+            ]
+        },
     }
-    with pytest.raises(FlatpeakResponseError, match="start_time"):
-        await Outbox(hass, "entry9").async_load()
+    outbox = Outbox(hass, "entry9")
+    await outbox.async_load()
+    assert await outbox.async_peek() == [good]
+    assert outbox.unreadable_count == 2
+    await outbox.async_mark_accepted([good])
+    stored = hass_storage["flatpeak.entry9"]["data"]
+    assert stored["pending"] == []
+    assert stored["unreadable"] == [damaged, ["not", "an", "object"]]
+
+    # Someone mends the damaged item in the file; the next load sends it.
+    stored["unreadable"][0]["start_time"] = later.to_dict()["start_time"]
+    mended = Outbox(hass, "entry9")
+    await mended.async_load()
+    assert await mended.async_peek() == [later]
+    assert mended.unreadable_count == 1
 
 
 async def test_records_leave_in_time_order_however_they_came(
