@@ -9,7 +9,8 @@ hour they belong to and not in the hour they arrived.
 Each update rewrites a trailing window of complete hours `[start, end)`: once a day the
 last 7 days (Flatpeak's corrections of settled prices), in between the last day. The
 sum continues from the sum of the hour before the window, read back from the recorder,
-so a rewrite is idempotent and the sum never jumps.
+so a rewrite is idempotent and the sum never jumps. Nothing is written before the first
+hour that has a cost or is already held (`first_hour_to_write`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,27 @@ def hourly_costs(
     return [(hour, round(cost, _ROUND)) for hour, cost in sorted(hours.items())]
 
 
+def first_hour_to_write(
+    start: datetime,
+    end: datetime,
+    rows: Sequence[CostRow],
+    first_held: datetime | None,
+) -> datetime:
+    """Return the first hour of `[start, end)` to write.
+
+    Not before the first hour that has a cost or is already held: a week of zero
+    hours before the integration sent anything would read as energy that cost
+    nothing. With neither, the last hour alone, so that the statistic exists (and
+    can be picked in the energy dashboard) from the start.
+    """
+    known = [floor_hour(row.start_time) for row in rows]
+    if first_held is not None:
+        known.append(first_held)
+    if not known:
+        return max(start, end - HOUR)
+    return min(max(start, min(known)), end)
+
+
 def cumulative_statistics(
     hours: Sequence[tuple[datetime, float]], base_sum: float
 ) -> list[StatisticData]:
@@ -174,8 +196,14 @@ class CostStatistics:
                 window.end,
                 tariff_direction=direction,
             )
+            start = first_hour_to_write(
+                window.start,
+                window.end,
+                report.rows,
+                await self._async_first_held(stat_id, window.start, window.end),
+            )
             statistics = cumulative_statistics(
-                hourly_costs(report.rows, window.start, window.end), window.base_sum
+                hourly_costs(report.rows, start, window.end), window.base_sum
             )
             async_add_external_statistics(
                 self._hass,
@@ -188,9 +216,26 @@ class CostStatistics:
             )
             self.last_window[stat_id] = (window.start, window.end)
             LOGGER.debug(
-                "Wrote %s hours of %s from %s", len(statistics), stat_id, window.start
+                "Wrote %s hours of %s from %s", len(statistics), stat_id, start
             )
         self.last_update = now
+
+    async def _async_first_held(
+        self, stat_id: str, start: datetime, end: datetime
+    ) -> datetime | None:
+        """Return the first hour in [start, end) the statistic already holds."""
+        held = await get_instance(self._hass).async_add_executor_job(
+            statistics_during_period,
+            self._hass,
+            start,
+            end,
+            {stat_id},
+            "hour",
+            None,
+            {"sum"},
+        )
+        rows = held.get(stat_id)
+        return _as_datetime(rows[0]["start"]) if rows else None
 
     async def _async_window(
         self, stat_id: str, end: datetime, length: timedelta

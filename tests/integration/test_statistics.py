@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.flatpeak.api import CostRow
 from custom_components.flatpeak.statistics import (
     cumulative_statistics,
+    first_hour_to_write,
     hourly_costs,
     statistic_metadata,
 )
@@ -98,13 +99,14 @@ IMPORT_HOURS = {
 async def test_hourly_statistics(
     hass: HomeAssistant, cost_entry: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
-    """Every hour of the last 7 days holds its own cost; the sum runs monotonic."""
+    """Every hour from the first cost on holds its own cost; the sum runs monotonic."""
     await setup_entry(hass, cost_entry, hass_storage)
     stats = await hours(hass, IMPORT_ID)
-    # The window: the 7 days of complete hours before 20:00 UTC.
-    assert min(stats) == utc(4, 20)
+    # The window is the 7 days of complete hours before 20:00 UTC, written from
+    # the first hour with a cost: no zero hours before anything was sent.
+    assert min(stats) == utc(5, 17)
     assert max(stats) == utc(11, 19)
-    assert len(stats) == 7 * 24
+    assert len(stats) == (utc(11, 20) - utc(5, 17)) // UTC_HOUR
     total = 0.0
     previous_sum = 0.0
     for hour, (state, running) in sorted(stats.items()):
@@ -177,6 +179,8 @@ async def test_corrections_land_in_their_hour(
     await hass.async_block_till_done()
     after = await hours(hass, IMPORT_ID)
     assert after[utc(9, 16)][0] == pytest.approx(0.35)
+    # The week's rewrite adds no zero hours before the first one written.
+    assert min(after) == min(before) == utc(5, 17)
     for hour, (state, running) in before.items():
         if hour < utc(9, 16):
             assert after[hour] == pytest.approx((state, running)), hour
@@ -230,3 +234,16 @@ def test_metadata_has_mean_type() -> None:
     assert meta["mean_type"] == 0
     assert "has_mean" not in meta
     assert meta["unit_of_measurement"] == "EUR"
+
+
+def test_writing_starts_where_something_is_known() -> None:
+    """Not before the first cost or held hour; the last hour alone when nothing is."""
+    start, end = utc(1, 0), utc(8, 0)
+    row = CostRow(utc(3, 5) + timedelta(minutes=30), utc(3, 6), 500, 0.1, 1.0)
+    assert first_hour_to_write(start, end, [], None) == utc(7, 23)
+    assert first_hour_to_write(start, end, [row], None) == utc(3, 5)
+    assert first_hour_to_write(start, end, [row], utc(2, 0)) == utc(2, 0)
+    assert first_hour_to_write(start, end, [row], utc(4, 0)) == utc(3, 5)
+    # A row that began before the window does not move the start back.
+    early = CostRow(utc(1, 0) - timedelta(minutes=30), utc(1, 0), 500, 0.1, 1.0)
+    assert first_hour_to_write(start, end, [early], None) == start
