@@ -30,13 +30,14 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from homeassistant.const import EVENT_RECORDER_5MIN_STATISTICS_GENERATED
-from homeassistant.core import CALLBACK_TYPE, Event, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HassJob, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     HomeAssistantError,
 )
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,6 +117,10 @@ FIRST_REFRESH_LIMIT = MAX_RECORDS_PER_REQUEST
 BACKFILL_WINDOW = timedelta(days=30)
 # The recorder compiles short-term statistics for each 5 minutes, at 10 s past.
 STATISTICS_PERIOD_MINUTES = 5
+# After the recorder's event, a cycle looks this long later (it commits after the
+# event), up to this many times while the statistics are not there yet.
+COMPILE_LOOK_DELAY = 2.0
+COMPILE_LOOKS = 3
 
 _SUBENTRY_KINDS = {
     SUBENTRY_SOLAR: StreamKind.SOLAR,
@@ -198,6 +203,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         # How far the recorder had compiled when the last cycle read statistics.
         self._compiled_seen: datetime | None = None
         self._auth_failed = False
+        self._unsub_compiled_look: CALLBACK_TYPE | None = None
 
     @staticmethod
     def _entry_sources(
@@ -253,27 +259,58 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
 
     @callback
     def async_follow_recorder(self) -> CALLBACK_TYPE:
-        """Run a cycle as soon as the recorder compiled statistics the last one lacked.
+        """Run a cycle as soon as the recorder stored statistics the last one lacked.
 
         The 5-minute timer alone may run just before the recorder compiles (at
         10 s past each fifth minute), leaving a closed interval for 5 more minutes.
-        Returns the function that stops following.
+        The recorder announces a compile before it commits it, so the cycle looks a
+        moment later, and again (`COMPILE_LOOKS` times) while it still reads the
+        older statistics. Returns the function that stops following.
         """
-        return self.hass.bus.async_listen(
+        unsub_event = self.hass.bus.async_listen(
             EVENT_RECORDER_5MIN_STATISTICS_GENERATED, self._async_statistics_compiled
         )
+
+        @callback
+        def unsub() -> None:
+            unsub_event()
+            self._cancel_compiled_look()
+
+        return unsub
 
     @callback
     def _async_statistics_compiled(self, _event: Event) -> None:
         if not self.last_update_success:
             return  # after a failure the back-off (or a reauth) says when
-        if self._compiled_seen is not None and self._compiled_seen >= align_down(
-            dt_util.utcnow(), STATISTICS_PERIOD_MINUTES
-        ):
-            return  # the last cycle already read these statistics
-        self.config_entry.async_create_background_task(
-            self.hass, self.async_request_refresh(), f"{DOMAIN} metering cycle"
+        self._cancel_compiled_look()
+        self._look_for_compiled(
+            align_down(dt_util.utcnow(), STATISTICS_PERIOD_MINUTES), COMPILE_LOOKS
         )
+
+    @callback
+    def _look_for_compiled(self, compiled: datetime, looks: int) -> None:
+        """Run a cycle shortly unless the last one read statistics up to `compiled`."""
+        if looks <= 0 or (
+            self._compiled_seen is not None and self._compiled_seen >= compiled
+        ):
+            return
+
+        async def _async_look(_now: datetime) -> None:
+            self._unsub_compiled_look = None
+            await self.async_request_refresh()
+            self._look_for_compiled(compiled, looks - 1)
+
+        self._unsub_compiled_look = async_call_later(
+            self.hass,
+            COMPILE_LOOK_DELAY,
+            HassJob(_async_look, f"{DOMAIN} metering cycle", cancel_on_shutdown=True),
+        )
+
+    @callback
+    def _cancel_compiled_look(self) -> None:
+        if self._unsub_compiled_look is not None:
+            self._unsub_compiled_look()
+            self._unsub_compiled_look = None
 
     @property
     def outbox(self) -> Outbox:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -123,6 +123,8 @@ async def test_a_closed_interval_leaves_once_the_recorder_compiled_it(
         grid += 0.1
         set_energy(hass, GRID_IMPORT, round(grid, 3))
         await async_step(hass, freezer)
+        # The recorder commits just after announcing; the cycle looks 2 s later.
+        await async_step(hass, freezer, timedelta(seconds=3))
         compiled = await async_compiled_until(hass)
         assert compiled is not None
         # Every interval whose statistics exist has been sent, at once.
@@ -139,3 +141,45 @@ async def test_a_closed_interval_leaves_once_the_recorder_compiled_it(
     hass.bus.async_fire(EVENT_RECORDER_5MIN_STATISTICS_GENERATED)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert meter_puts(sandbox) == puts
+
+
+async def test_a_late_commit_is_looked_for_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sandbox: SandboxServer,
+    mock_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The recorder announces before it commits: a stale read is retried shortly."""
+    monkeypatch.setattr(metering_coordinator, "CYCLE_INTERVAL", timedelta(hours=6))
+    real = async_compiled_until
+    stale = {"reads": 0}
+
+    async def lagging(hass: HomeAssistant) -> datetime | None:
+        compiled = await real(hass)
+        if stale["reads"] and compiled is not None:
+            stale["reads"] -= 1
+            return compiled - timedelta(minutes=5)
+        return compiled
+
+    monkeypatch.setattr(metering_coordinator, "async_compiled_until", lagging)
+    start = next_hour()
+    await async_start(hass, freezer, start - timedelta(minutes=10))
+    for entity_id in (GRID_IMPORT, GRID_EXPORT, SOLAR_ENERGY):
+        set_energy(hass, entity_id, 100.0)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    # Up to the step whose compile closes the interval [start - 30 min, start).
+    while (await real(hass) or start) < start - timedelta(minutes=5):
+        await async_step(hass, freezer)
+        await async_step(hass, freezer, timedelta(seconds=3))
+    assert sent(sandbox) == []
+
+    stale["reads"] = 1
+    set_energy(hass, GRID_IMPORT, 100.5)
+    await async_step(hass, freezer)
+    await async_step(hass, freezer, timedelta(seconds=3))
+    assert await real(hass) == start
+    assert sent(sandbox) == []  # the first look read the statistics before
+    await async_step(hass, freezer, timedelta(seconds=12))
+    assert [r.end_time for r in sent(sandbox)] == [start]
