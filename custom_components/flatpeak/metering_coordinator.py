@@ -168,6 +168,12 @@ def _build(
     return build_records(stream, window.intervals, assignment.session_ids), assignment
 
 
+def _auth_failed_error() -> ConfigEntryAuthFailed:
+    return ConfigEntryAuthFailed(
+        translation_domain=DOMAIN, translation_key="auth_failed"
+    )
+
+
 class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
     """Sends the entry's metered energy to Flatpeak; its data is the status."""
 
@@ -388,9 +394,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
             if self._auth_failed:
                 # Refused credentials stay refused until reauth reloads the entry
                 # (a cycle asked for meanwhile, e.g. by the recorder, sends nothing).
-                raise ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN, translation_key="auth_failed"
-                )
+                raise _auth_failed_error()
             now = dt_util.utcnow()
             if self._hold_until is not None and now < self._hold_until:
                 # A refresh asked for while Flatpeak said to wait: keep waiting.
@@ -417,9 +421,7 @@ class FlatpeakMeteringCoordinator(DataUpdateCoordinator[MeteringStatus]):
         self._last_error = str(err)
         if isinstance(err, FlatpeakAuthError):
             self._auth_failed = True
-            return ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="auth_failed"
-            )
+            return _auth_failed_error()
         if isinstance(err, FlatpeakRateLimitError):
             wait = err.retry_after if err.retry_after else RATE_LIMIT_DEFAULT
             return self._hold(

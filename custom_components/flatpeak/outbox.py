@@ -138,14 +138,15 @@ type _Item = dict[str, Any]
 _STREAM = "stream"
 
 
+def _to_item(stream_key: str, record: MeterRecord) -> _Item:
+    """Return the stored item of a record (its `record_reference_id` is checked)."""
+    item = record.to_dict()
+    item[_STREAM] = stream_key
+    return item
+
+
 def _to_items(stream_key: str, records: Iterable[MeterRecord]) -> list[_Item]:
-    items: list[_Item] = []
-    for record in records:
-        _ref(record)
-        item = record.to_dict()
-        item[_STREAM] = stream_key
-        items.append(item)
-    return items
+    return [_to_item(stream_key, record) for record in records]
 
 
 def _to_record(item: _Item) -> MeterRecord:
@@ -182,7 +183,7 @@ def _parse_pending(items: list[Any]) -> tuple[dict[str, _Item], list[Any]]:
             stream = item[_STREAM]
             fields = {key: value for key, value in item.items() if key != _STREAM}
             record = MeterRecord.from_dict(fields)
-            pending[_ref(record)] = _to_items(stream, [record])[0]
+            pending[_ref(record)] = _to_item(stream, record)
         except (FlatpeakResponseError, ValueError, TypeError, KeyError, AttributeError):
             unreadable.append(item)
     return pending, unreadable

@@ -156,6 +156,9 @@ class StatisticsWindow:
     start: datetime
     end: datetime
     base_sum: float
+    first_held: datetime | None
+    """The first hour of the window the statistic holds (the start when it holds
+    hours before it; None when it holds nothing yet)."""
 
 
 class CostStatistics:
@@ -200,7 +203,7 @@ class CostStatistics:
                 window.start,
                 window.end,
                 report.rows,
-                await self._async_first_held(stat_id, window.start, window.end),
+                window.first_held,
             )
             statistics = cumulative_statistics(
                 hourly_costs(report.rows, start, window.end), window.base_sum
@@ -220,10 +223,10 @@ class CostStatistics:
             )
         self.last_update = now
 
-    async def _async_first_held(
+    async def _async_sums(
         self, stat_id: str, start: datetime, end: datetime
-    ) -> datetime | None:
-        """Return the first hour in [start, end) the statistic already holds."""
+    ) -> list[Any]:
+        """Return the statistic's hourly rows (their sums) in [start, end)."""
         held = await get_instance(self._hass).async_add_executor_job(
             statistics_during_period,
             self._hass,
@@ -234,8 +237,7 @@ class CostStatistics:
             None,
             {"sum"},
         )
-        rows = held.get(stat_id)
-        return _as_datetime(rows[0]["start"]) if rows else None
+        return list(held.get(stat_id, []))
 
     async def _async_window(
         self, stat_id: str, end: datetime, length: timedelta
@@ -253,28 +255,20 @@ class CostStatistics:
         start = end - length
         if not last.get(stat_id):
             # Nothing written yet: a week of history, starting from zero.
-            return StatisticsWindow(end - FULL_WINDOW, end, 0.0)
+            return StatisticsWindow(end - FULL_WINDOW, end, 0.0, None)
         last_start = _as_datetime(last[stat_id][0]["start"])
         # Fill a gap after an outage longer than the window (bounded).
         start = max(min(start, last_start + HOUR), end - MAX_WINDOW)
         # Normally the hour just before the window exists (hours are written without
         # holes); look further back only when it does not.
-        base: float | None = None
         for lookback in (HOUR, MAX_WINDOW):
-            before = await recorder.async_add_executor_job(
-                statistics_during_period,
-                self._hass,
-                start - lookback,
-                start,
-                {stat_id},
-                "hour",
-                None,
-                {"sum"},
-            )
-            if rows := before.get(stat_id):
+            if rows := await self._async_sums(stat_id, start - lookback, start):
                 base = rows[-1].get("sum")
-                break
-        return StatisticsWindow(start, end, float(base or 0.0))
+                return StatisticsWindow(start, end, float(base or 0.0), start)
+        # Nothing held before the window: its first hours may be unwritten yet.
+        held = await self._async_sums(stat_id, start, end)
+        first_held = _as_datetime(held[0]["start"]) if held else None
+        return StatisticsWindow(start, end, 0.0, first_held)
 
 
 def _as_datetime(value: float | datetime) -> datetime:
