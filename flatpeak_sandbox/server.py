@@ -28,6 +28,8 @@ TOKEN_KEY = "flatpeak_sandbox.token"  # noqa: S105 - a request key
 DEFAULT_LIMIT = 30
 MAX_LIMIT = 100
 MAX_BODY = 64 * 1024 * 1024  # 10,000 records fit easily
+# Logged for a request whose client closed the connection before its body came.
+CLIENT_CLOSED_REQUEST = 499
 ADDRESS_FIELDS = (
     "address_line1",
     "address_line2",
@@ -144,7 +146,22 @@ class _Api:
             except ApiError as err:
                 return _error_response(err)
         version = request.headers.get("Flatpeak-Version")
-        text = await request.text()
+        try:
+            text = await request.text()
+        except ConnectionResetError:
+            # The client gave up before its body arrived: nothing is processed.
+            self.sandbox.requests.append(
+                RequestLog(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    status=CLIENT_CLOSED_REQUEST,
+                    flatpeak_version=version,
+                    body=None,
+                    fault=None,
+                )
+            )
+            return web.Response(status=CLIENT_CLOSED_REQUEST)
         try:
             body: Any = loads_lenient(text) if text.strip() else None
             request[BODY_KEY] = body

@@ -19,6 +19,7 @@ from custom_components.flatpeak.api import (
     MeterRecord,
 )
 from flatpeak_sandbox import Sandbox, SandboxServer
+from flatpeak_sandbox.server import CLIENT_CLOSED_REQUEST
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -182,23 +183,56 @@ async def test_dropped_answer_after_processing(
 ) -> None:
     """A cut connection is a connection error although Flatpeak stored the records.
 
-    aiohttp itself resends an idempotent request (GET, PUT) once when the server
-    disconnects before answering (RFC 9112 9.3.1), so two drops are needed here.
+    The transport does not send the PUT again by itself (its second try is cut
+    short before the body leaves): resending is the caller's decision.
     """
     location_id = _location(sandbox)
     record = MeterRecord(
         location_id, T0, T0 + timedelta(minutes=30), 1.0, record_reference_id="r1"
     )
-    sandbox.sandbox.faults.drop_next(2, path="/meters/interval")
+    sandbox.sandbox.faults.drop_next(1, path="/meters/interval")
     with pytest.raises(FlatpeakConnectionError, match="Cannot reach Flatpeak"):
         await client.submit_interval_records([record])
     puts = [r for r in sandbox.sandbox.requests if r.path == "/meters/interval"]
-    assert [r.fault for r in puts] == ["drop", "drop"]
-    # The sandbox replaces a record with the same record_reference_id.
+    assert (puts[0].fault, puts[0].status) == ("drop", 200)
+    assert all(r.status == CLIENT_CLOSED_REQUEST for r in puts[1:])
     assert len(sandbox.sandbox.records(location_id=location_id)) == 1
     # Resending the identical record is how callers recover.
     result = await client.submit_interval_records([record])
     assert result.accepted == (record,)
+
+
+@pytest.mark.sandbox(dedup="duplicate")
+async def test_dropped_put_is_never_resent_by_the_transport(
+    sandbox: SandboxServer, client: FlatpeakClient
+) -> None:
+    """A meter PUT cut after Flatpeak stored it is stored once, and reported failed.
+
+    aiohttp resends an idempotent request once by itself when the server closes a
+    connection before answering; for meter records that stores them twice at a
+    Flatpeak that keeps duplicates. Only the caller, after asking Flatpeak what it
+    holds, may send records again.
+    """
+    location_id = _location(sandbox)
+    await client.list_locations()  # the PUT goes out on a reused connection
+    record = MeterRecord(
+        location_id, T0, T0 + timedelta(minutes=30), 1.0, record_reference_id="r1"
+    )
+    sandbox.sandbox.faults.drop_next(1, path="/meters/interval")
+    with pytest.raises(FlatpeakConnectionError, match="Cannot reach Flatpeak"):
+        await client.submit_interval_records([record])
+    assert len(sandbox.sandbox.records(location_id=location_id)) == 1
+    # Other calls still go on: the next PUT is sent normally.
+    second = MeterRecord(
+        location_id,
+        T0 + timedelta(minutes=30),
+        T0 + timedelta(hours=1),
+        1.0,
+        record_reference_id="r2",
+    )
+    result = await client.submit_interval_records([second])
+    assert result.accepted == (second,)
+    assert len(sandbox.sandbox.records(location_id=location_id)) == 2
 
 
 async def test_dropped_post_is_not_resent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import math
@@ -60,6 +61,43 @@ _RENEW_MIN_SECONDS: Final = 60.0
 _AUTH_STATUSES: Final = frozenset({401, 403})
 
 
+class _SendOnceError(Exception):
+    """The transport tried to send a request body a second time."""
+
+
+class _SingleUseBody(aiohttp.BytesPayload):
+    """A request body the transport may write once, never again.
+
+    aiohttp resends a GET or PUT by itself when the server closes the connection
+    before answering (`ClientSession._request`, RFC 9112 9.3.1), and offers no
+    switch for it on a shared session. For meter records that resend stores them
+    twice at a Flatpeak that keeps duplicates, and the caller never learns that the
+    first try was stored. Refusing the second write turns that resend into an
+    error (a `FlatpeakConnectionError`): the caller then asks Flatpeak which
+    records it holds before it sends any again.
+    """
+
+    _written = False
+
+    def _claim(self) -> None:
+        if self._written:
+            raise _SendOnceError
+        self._written = True
+
+    async def write(self, writer: Any) -> None:
+        """Write the body the first time only (aiohttp before 3.12)."""
+        self._claim()
+        await super().write(writer)
+
+    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
+        """Write the body the first time only (aiohttp 3.12 and later)."""
+        self._claim()
+        # Absent before aiohttp 3.12, which the oldest supported release ships.
+        await super().write_with_length(  # type: ignore[misc,unused-ignore]
+            writer, content_length
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class _Response:
     """An HTTP answer read in full."""
@@ -101,10 +139,11 @@ class FlatpeakClient:
             return await self._login()
 
     async def _login(self) -> LoginResult:
-        auth = aiohttp.BasicAuth(self._account_id, self._api_key)
+        credentials = f"{self._account_id}:{self._api_key}".encode()
+        basic = f"Basic {base64.b64encode(credentials).decode('ascii')}"
         # The token's life is counted from before the request: never too late.
         started = self._clock()
-        response = await self._send("GET", "/login", auth=auth)
+        response = await self._send("GET", "/login", authorization=basic)
         if response.status in _AUTH_STATUSES:
             self._token = None
             raise FlatpeakAuthError(
@@ -140,21 +179,22 @@ class FlatpeakClient:
         params: dict[str, str] | None = None,
         body: object = None,
         encoded: bytes | None = None,
-        auth: aiohttp.BasicAuth | None = None,
-        token: str | None = None,
+        authorization: str | None = None,
     ) -> _Response:
         """Send one request and read the whole answer.
 
-        The JSON body is `body`, or `encoded` when the caller serialised it already.
-        aiohttp itself resends a GET or PUT once when the server closes a
-        connection before answering; meter records carry a stable
-        `record_reference_id`, so such a resend is the identical record.
+        The JSON body is `body`, or `encoded` when the caller serialised it already:
+        an encoded body leaves at most once per call (`_SingleUseBody`), so only
+        the caller decides whether it is sent again.
         """
         headers = {"Flatpeak-Version": API_VERSION, "Accept": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if encoded is not None:
-            headers["Content-Type"] = "application/json"
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        payload = (
+            None
+            if encoded is None
+            else _SingleUseBody(encoded, content_type="application/json")
+        )
         try:
             async with (
                 asyncio.timeout(self._request_timeout),
@@ -163,9 +203,8 @@ class FlatpeakClient:
                     f"{self._base_url}{path}",
                     params=params,
                     json=body,
-                    data=encoded,
+                    data=payload,
                     headers=headers,
-                    auth=auth,
                 ) as response,
             ):
                 data = await response.read()
@@ -173,7 +212,7 @@ class FlatpeakClient:
             seconds = self._request_timeout
             msg = f"Flatpeak did not answer {method} {path} within {seconds} s"
             raise FlatpeakConnectionError(msg) from err
-        except aiohttp.ClientError as err:
+        except (aiohttp.ClientError, _SendOnceError) as err:
             detail = self._redact(repr(err))
             msg = f"Cannot reach Flatpeak for {method} {path}: {detail}"
             raise FlatpeakConnectionError(msg) from err
@@ -192,12 +231,23 @@ class FlatpeakClient:
         """Make a bearer call; on 401/403 log in once more and retry once."""
         token = await self._valid_token()
         response = await self._send(
-            method, path, params=params, body=body, encoded=encoded, token=token
+            method,
+            path,
+            params=params,
+            body=body,
+            encoded=encoded,
+            authorization=f"Bearer {token}",
         )
         if response.status in _AUTH_STATUSES:
+            # Refused before it was processed: sending it again stores it once.
             token = await self._valid_token(rejected=token)
             response = await self._send(
-                method, path, params=params, body=body, encoded=encoded, token=token
+                method,
+                path,
+                params=params,
+                body=body,
+                encoded=encoded,
+                authorization=f"Bearer {token}",
             )
             if response.status in _AUTH_STATUSES:
                 raise FlatpeakAuthError(
