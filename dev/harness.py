@@ -244,11 +244,20 @@ def wait_for_sandbox(
 # -- Home Assistant ----------------------------------------------------------
 
 
+def hass_python() -> str:
+    """Return the Python that runs Home Assistant.
+
+    ``FLATPEAK_HASS_PYTHON`` names another environment's interpreter (the
+    current-HA test lane sets it); by default it is this one.
+    """
+    return os.environ.get("FLATPEAK_HASS_PYTHON") or sys.executable
+
+
 def start_hass(
     config_dir: Path, log_path: Path, *, skip_pip: bool = False
 ) -> ManagedProcess:
     """Start a real Home Assistant on ``config_dir``."""
-    args = [sys.executable, "-m", "homeassistant", "--config", str(config_dir)]
+    args = [hass_python(), "-m", "homeassistant", "--config", str(config_dir)]
     if skip_pip:
         args.append("--skip-pip")
     return ManagedProcess.start("Home Assistant", args, log_path, cwd=config_dir)
