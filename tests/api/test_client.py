@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import aiohttp
 import pytest
 
 from custom_components.flatpeak.api import (
     API_VERSION,
     MAX_RECORDS_PER_REQUEST,
     Aggregation,
-    CumulativeReading,
     EnergyFlowDirection,
     FlatpeakApiError,
     FlatpeakClient,
-    FlatpeakConnectionError,
     FlatpeakNotFoundError,
     MeterRecord,
     PostalAddress,
@@ -26,11 +22,9 @@ from custom_components.flatpeak.api import (
     TariffDirection,
     Units,
 )
-from custom_components.flatpeak.api.client import _encode_records
+from custom_components.flatpeak.api.transport import encode_records
 
 if TYPE_CHECKING:
-    from types import SimpleNamespace
-
     from flatpeak_sandbox import SandboxServer
 
     from .conftest import ClientFactory
@@ -160,10 +154,6 @@ async def test_not_found(client: FlatpeakClient) -> None:
     assert err.value.status == 404
     assert err.value.message == "Not Found"
     with pytest.raises(FlatpeakNotFoundError):
-        await client.get_device("dev_000000000000000000000000")
-    with pytest.raises(FlatpeakNotFoundError):
-        await client.get_meter_batch("bat_000000000000000000000000")
-    with pytest.raises(FlatpeakNotFoundError):
         await client.session_cost("no-such-session")
 
 
@@ -190,7 +180,7 @@ async def test_devices(client: FlatpeakClient, sandbox: SandboxServer) -> None:
     assert device.reference_id == "ha-solar-1"
     assert device.live_mode is False
     assert device.account_id == _account_id(sandbox)
-    assert await client.get_device(device.id) == device
+    assert await client.list_devices("ha-solar-1") == [device]
     for index in range(120):
         sandbox.sandbox.add_device(_account_id(sandbox), f"other-{index}")
     devices = await client.list_devices()
@@ -244,8 +234,6 @@ async def test_submit_interval_records(
     assert stored[0].session_reference_id == "sess-1"
     assert stored[1].tariff_direction == "EXPORT"
     assert sandbox.sandbox.requests[-1].body[0]["start_time"] == "2025-01-15T10:00:00Z"
-    assert await client.get_meter_batch(batch.id) == batch
-    assert sandbox.sandbox.requests[-1].query == {"batch_id": batch.id}
 
 
 async def test_submit_nothing(client: FlatpeakClient, sandbox: SandboxServer) -> None:
@@ -254,117 +242,39 @@ async def test_submit_nothing(client: FlatpeakClient, sandbox: SandboxServer) ->
     assert sandbox.sandbox.requests == []
 
 
-async def test_submit_splits_into_chunks(
+async def test_submit_a_full_call(
     sandbox: SandboxServer, make_client: ClientFactory
 ) -> None:
-    """20,001 records go out in 3 calls; record_num maps back per chunk."""
+    """10,000 records go out in one call; record_num maps back to the input."""
     client = make_client(request_timeout=_BULK_TIMEOUT)
     location_id = _demo_location(sandbox)
-    count = 2 * MAX_RECORDS_PER_REQUEST + 1
-    records = _records(location_id, count)
-    # Make one record of the second chunk and the lone record of the third fail.
-    bad = {MAX_RECORDS_PER_REQUEST + 5, count - 1}
-    for index in bad:
-        record = records[index]
-        records[index] = MeterRecord(
-            location_id,
-            record.end_time,
-            record.start_time,
-            1.0,
-            record_reference_id="x",
-        )
+    records = _records(location_id, MAX_RECORDS_PER_REQUEST)
+    bad = MAX_RECORDS_PER_REQUEST - 1
+    record = records[bad]
+    records[bad] = MeterRecord(
+        location_id, record.end_time, record.start_time, 1.0, record_reference_id="x"
+    )
     result = await client.submit_interval_records(records)
     puts = [r for r in sandbox.sandbox.requests if r.path == "/meters/interval"]
-    assert [len(r.body) for r in puts] == [10_000, 10_000, 1]
-    assert len(puts) == math.ceil(count / MAX_RECORDS_PER_REQUEST)
-    assert len(result.batches) == 3
-    assert [b.records_accepted for b in result.batches] == [10_000, 9_999, 0]
-    assert result.batches[1].failed_records[0].record_num == 5
-    assert result.batches[2].failed_records[0].record_num == 0
-    assert [record for record, _ in result.failed] == [records[i] for i in sorted(bad)]
-    assert len(result.accepted) == count - 2
-    assert len(sandbox.sandbox.records(location_id=location_id)) == count - 2
-
-
-async def test_partial_chunk_failure(
-    sandbox: SandboxServer, make_client: ClientFactory
-) -> None:
-    """A later chunk failing after earlier chunks were accepted keeps their result."""
-    location_id = _demo_location(sandbox)
-    puts = 0
-
-    async def fail_second_put(
-        _session: aiohttp.ClientSession,
-        _context: SimpleNamespace,
-        params: aiohttp.TraceRequestEndParams,
-    ) -> None:
-        nonlocal puts
-        if params.method == "PUT":
-            puts += 1
-            if puts == 1:
-                sandbox.sandbox.faults.fail_next(1, status=503, path="/meters/interval")
-
-    trace = aiohttp.TraceConfig()
-    # aiohttp 3.11 types the signal list oddly; the callback has the right shape.
-    trace.on_request_end.append(fail_second_put)  # type: ignore[arg-type]
-    account = sandbox.sandbox.demo_account
-    assert account is not None
-    records = _records(location_id, MAX_RECORDS_PER_REQUEST + 10)
-    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-        client = FlatpeakClient(
-            session,
-            account.account_id,
-            account.api_key,
-            base_url=sandbox.url,
-            request_timeout=_BULK_TIMEOUT,
-        )
-        with pytest.raises(FlatpeakConnectionError) as err:
-            await client.submit_interval_records(records)
-    partial = err.value.partial_result
-    assert partial is not None
-    assert len(partial.batches) == 1
-    assert partial.accepted == tuple(records[:MAX_RECORDS_PER_REQUEST])
-    assert partial.failed == ()
+    assert [len(r.body) for r in puts] == [MAX_RECORDS_PER_REQUEST]
+    (batch,) = result.batches
+    assert batch.records_accepted == MAX_RECORDS_PER_REQUEST - 1
+    assert [f.record_num for f in batch.failed_records] == [bad]
+    assert [record for record, _ in result.failed] == [records[bad]]
+    assert result.accepted == tuple(records[:bad])
     stored = sandbox.sandbox.records(location_id=location_id)
-    assert len(stored) == MAX_RECORDS_PER_REQUEST
-
-    # A failing first chunk has nothing accepted to report.
-    sandbox.sandbox.faults.fail_next(1, status=500, path="/meters/interval")
-    with pytest.raises(FlatpeakConnectionError) as first:
-        await make_client().submit_interval_records(records[:1])
-    assert first.value.partial_result is None
+    assert len(stored) == MAX_RECORDS_PER_REQUEST - 1
 
 
-async def test_cumulative_records(
+async def test_submit_refuses_more_than_one_call_holds(
     client: FlatpeakClient, sandbox: SandboxServer
 ) -> None:
-    """Register readings become interval records on Flatpeak's side."""
-    location_id = _demo_location(sandbox)
-    device = await client.create_device("meter")
-    batch = await client.submit_cumulative_records(
-        location_id,
-        [
-            CumulativeReading(T0, 100.0),
-            CumulativeReading(T0 + HALF_HOUR, 101.5, "c1"),
-            CumulativeReading(T0 + 2 * HALF_HOUR, 103.0, "c2"),
-        ],
-        units=Units.KWH,
-        device_id=device.id,
-        session_reference_id="s",
-    )
-    assert batch.records_submitted == 3
-    assert batch.failed_records == ()
-    body = sandbox.sandbox.requests[-1].body
-    assert body["data"][0] == {"time": int(T0.timestamp()), "value": 100.0}
-    assert body["device_id"] == device.id
-    assert body["tariff_direction"] == "IMPORT"
-    stored = sandbox.sandbox.records(device_id=device.id)
-    assert [r.energy_wh for r in stored] == [pytest.approx(1500), pytest.approx(1500)]
-    plain = await client.submit_cumulative_records(
-        location_id, [CumulativeReading(T0, 1.0), CumulativeReading(T0, 2.0)]
-    )
-    assert len(plain.failed_records) == 1
-    assert "device_id" not in sandbox.sandbox.requests[-1].body
+    """More than 10,000 records are refused before anything is sent."""
+    records = _records(_demo_location(sandbox), MAX_RECORDS_PER_REQUEST + 1)
+    with pytest.raises(ValueError, match=f"at most {MAX_RECORDS_PER_REQUEST} records"):
+        await client.submit_interval_records(records)
+    assert sandbox.sandbox.requests == []
+    assert sandbox.sandbox.records() == []
 
 
 async def test_instant_cost(client: FlatpeakClient, sandbox: SandboxServer) -> None:
@@ -479,5 +389,5 @@ async def test_get_prices(client: FlatpeakClient, sandbox: SandboxServer) -> Non
 def test_body_encoded_in_slices_is_one_json_array(count: int) -> None:
     """The sliced encoding of a PUT body is exactly `json.dumps` of all records."""
     records = _records("loc_1", count)
-    body = _encode_records(records)
+    body = encode_records(records)
     assert body == json.dumps([record.to_dict() for record in records]).encode()

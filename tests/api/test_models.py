@@ -9,7 +9,6 @@ import pytest
 
 from custom_components.flatpeak.api import (
     CostRow,
-    CumulativeReading,
     Device,
     EnergyCost,
     EnergyFlowDirection,
@@ -177,6 +176,8 @@ def test_location_parses_and_validates() -> None:
     bare = Location.from_dict({"id": "loc_2", "live_mode": True})
     assert bare.postal_address is None
     assert bare.tariff_status == {}
+    null = Location.from_dict({"id": "l", "live_mode": True, "tariff_status": None})
+    assert null.tariff_status == {}
     with pytest.raises(
         FlatpeakResponseError,
         match="location: 'tariff_status' must be an object of strings",
@@ -259,17 +260,6 @@ def test_naive_datetimes_are_refused() -> None:
     """A naive datetime is a programming error, not something to guess."""
     with pytest.raises(ValueError, match="timezone-aware"):
         MeterRecord("loc_1", T0.replace(tzinfo=None), T1, 1).to_dict()
-    with pytest.raises(ValueError, match="timezone-aware"):
-        CumulativeReading(T0.replace(tzinfo=None), 1).to_dict()
-
-
-def test_cumulative_reading_to_dict() -> None:
-    """Readings carry unix seconds."""
-    assert CumulativeReading(T0, 12.5).to_dict() == {
-        "time": int(T0.timestamp()),
-        "value": 12.5,
-    }
-    assert CumulativeReading(T0, 1, "r")
 
 
 def test_energy_cost_totals() -> None:
@@ -397,6 +387,8 @@ def test_price_series() -> None:
         PriceSeries.from_dict(_prices(request=None), location_id="l")
     with pytest.raises(FlatpeakResponseError, match="price: 'location_id' is missing"):
         PriceSeries.from_dict(_prices())
+    with pytest.raises(FlatpeakResponseError, match="price: 'request' must be an obj"):
+        PriceSeries.from_dict(_prices(request=5), location_id="l")
     with pytest.raises(
         FlatpeakResponseError, match=r"price.data\[1\]: 'valid_to' must be an RFC"
     ):

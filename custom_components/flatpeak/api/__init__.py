@@ -1,11 +1,7 @@
 """Typed asyncio client for the Flatpeak API (anode release), free of Home Assistant."""
 
-from .client import (
-    API_VERSION,
-    DEFAULT_API_URL,
-    MAX_RECORDS_PER_REQUEST,
-    FlatpeakClient,
-)
+from .client import DEFAULT_API_URL, MAX_RECORDS_PER_REQUEST, FlatpeakClient
+from .costs import CostRow, EnergyCost, InstantCost, PricePeriod, PriceSeries
 from .errors import (
     FlatpeakApiError,
     FlatpeakAuthError,
@@ -17,24 +13,19 @@ from .errors import (
 )
 from .models import (
     Aggregation,
-    CostRow,
-    CumulativeReading,
     Device,
-    EnergyCost,
     EnergyFlowDirection,
     FailedRecord,
-    InstantCost,
     Location,
     LoginResult,
     MeterBatch,
     MeterRecord,
     PostalAddress,
-    PricePeriod,
-    PriceSeries,
     SubmissionResult,
     TariffDirection,
     Units,
 )
+from .transport import API_VERSION
 
 __all__ = [
     "API_VERSION",
@@ -42,7 +33,6 @@ __all__ = [
     "MAX_RECORDS_PER_REQUEST",
     "Aggregation",
     "CostRow",
-    "CumulativeReading",
     "Device",
     "EnergyCost",
     "EnergyFlowDirection",

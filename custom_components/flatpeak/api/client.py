@@ -4,107 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import logging
-import math
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-import aiohttp
-
-from .errors import (
-    FlatpeakApiError,
-    FlatpeakAuthError,
-    FlatpeakConnectionError,
-    FlatpeakError,
-    FlatpeakNotFoundError,
-    FlatpeakRateLimitError,
-    FlatpeakResponseError,
-)
+from .costs import EnergyCost, InstantCost, PriceSeries
+from .errors import FlatpeakAuthError, FlatpeakResponseError
 from .models import (
     Aggregation,
-    CumulativeReading,
     Device,
-    EnergyCost,
-    EnergyFlowDirection,
-    FailedRecord,
-    InstantCost,
     Location,
     LoginResult,
     MeterBatch,
-    MeterRecord,
-    PostalAddress,
-    PriceSeries,
     SubmissionResult,
     TariffDirection,
-    Units,
     format_time,
     parse_page,
 )
+from .transport import Transport, encode_records
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
 
-_LOGGER = logging.getLogger(__name__)
+    import aiohttp
+
+    from .models import FailedRecord, MeterRecord, PostalAddress
 
 DEFAULT_API_URL: Final = "https://api.flatpeak.com"
-API_VERSION: Final = "2025-09-14.anode"
 MAX_RECORDS_PER_REQUEST: Final = 10_000
 
 _PAGE_SIZE: Final = 100
 _RENEW_FRACTION: Final = 0.05
 _RENEW_MIN_SECONDS: Final = 60.0
 _AUTH_STATUSES: Final = frozenset({401, 403})
-
-
-class _SendOnceError(Exception):
-    """The transport tried to send a request body a second time."""
-
-
-class _SingleUseBody(aiohttp.BytesPayload):
-    """A request body the transport may write once, never again.
-
-    aiohttp resends a GET or PUT by itself when the server closes the connection
-    before answering (`ClientSession._request`, RFC 9112 9.3.1), and offers no
-    switch for it on a shared session. For meter records that resend stores them
-    twice at a Flatpeak that keeps duplicates, and the caller never learns that the
-    first try was stored. Refusing the second write turns that resend into an
-    error (a `FlatpeakConnectionError`): the caller then asks Flatpeak which
-    records it holds before it sends any again.
-    """
-
-    _written = False
-
-    def _claim(self) -> None:
-        if self._written:
-            raise _SendOnceError
-        self._written = True
-
-    async def write(self, writer: Any) -> None:
-        """Write the body the first time only (aiohttp before 3.12)."""
-        self._claim()
-        await super().write(writer)
-
-    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        """Write the body the first time only (aiohttp 3.12 and later)."""
-        self._claim()
-        # Absent before aiohttp 3.12, which the oldest supported release ships.
-        await super().write_with_length(  # type: ignore[misc,unused-ignore]
-            writer, content_length
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Response:
-    """An HTTP answer read in full."""
-
-    status: int
-    body: bytes
-    retry_after: str | None
+# Cost rows parsed on the event loop; larger reports are parsed on the executor.
+_INLINE_ROWS = 200
 
 
 class FlatpeakClient:
@@ -121,11 +56,11 @@ class FlatpeakClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Use `session` for every call; `clock` (seconds) times token expiry."""
-        self._session = session
         self._account_id = account_id
         self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-        self._request_timeout = request_timeout
+        self._transport = Transport(
+            session, base_url, request_timeout, lambda: (self._api_key, self._token)
+        )
         self._clock = clock
         self._token: str | None = None
         self._renew_at = 0.0
@@ -143,14 +78,16 @@ class FlatpeakClient:
         basic = f"Basic {base64.b64encode(credentials).decode('ascii')}"
         # The token's life is counted from before the request: never too late.
         started = self._clock()
-        response = await self._send("GET", "/login", authorization=basic)
+        response = await self._transport.send("GET", "/login", authorization=basic)
         if response.status in _AUTH_STATUSES:
             self._token = None
             raise FlatpeakAuthError(
                 f"Flatpeak refused account {self._account_id} and its API key "
                 f"(HTTP {response.status})"
             )
-        result = LoginResult.from_dict(self._decode("GET", "/login", response))
+        result = LoginResult.from_dict(
+            self._transport.decode("GET", "/login", response)
+        )
         # Renew early so a call never leaves with a token about to run out, but
         # never so early that a short-lived token is renewed on every call.
         margin = min(
@@ -169,55 +106,7 @@ class FlatpeakClient:
                 token = (await self._login()).bearer_token
             return token
 
-    # Transport
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        body: object = None,
-        encoded: bytes | None = None,
-        authorization: str | None = None,
-    ) -> _Response:
-        """Send one request and read the whole answer.
-
-        The JSON body is `body`, or `encoded` when the caller serialised it already:
-        an encoded body leaves at most once per call (`_SingleUseBody`), so only
-        the caller decides whether it is sent again.
-        """
-        headers = {"Flatpeak-Version": API_VERSION, "Accept": "application/json"}
-        if authorization is not None:
-            headers["Authorization"] = authorization
-        payload = (
-            None
-            if encoded is None
-            else _SingleUseBody(encoded, content_type="application/json")
-        )
-        try:
-            async with (
-                asyncio.timeout(self._request_timeout),
-                self._session.request(
-                    method,
-                    f"{self._base_url}{path}",
-                    params=params,
-                    json=body,
-                    data=payload,
-                    headers=headers,
-                ) as response,
-            ):
-                data = await response.read()
-        except TimeoutError as err:
-            seconds = self._request_timeout
-            msg = f"Flatpeak did not answer {method} {path} within {seconds} s"
-            raise FlatpeakConnectionError(msg) from err
-        except (aiohttp.ClientError, _SendOnceError) as err:
-            detail = self._redact(repr(err))
-            msg = f"Cannot reach Flatpeak for {method} {path}: {detail}"
-            raise FlatpeakConnectionError(msg) from err
-        _LOGGER.debug("%s %s -> %s", method, path, response.status)
-        return _Response(response.status, data, response.headers.get("Retry-After"))
+    # Requests
 
     async def _call(
         self,
@@ -230,7 +119,7 @@ class FlatpeakClient:
     ) -> Any:
         """Make a bearer call; on 401/403 log in once more and retry once."""
         token = await self._valid_token()
-        response = await self._send(
+        response = await self._transport.send(
             method,
             path,
             params=params,
@@ -241,7 +130,7 @@ class FlatpeakClient:
         if response.status in _AUTH_STATUSES:
             # Refused before it was processed: sending it again stores it once.
             token = await self._valid_token(rejected=token)
-            response = await self._send(
+            response = await self._transport.send(
                 method,
                 path,
                 params=params,
@@ -254,51 +143,7 @@ class FlatpeakClient:
                     f"Flatpeak refused a fresh token for {method} {path} "
                     f"(HTTP {response.status})"
                 )
-        return self._decode(method, path, response)
-
-    def _decode(self, method: str, path: str, response: _Response) -> Any:
-        """Return the JSON body of a 2xx answer or raise the matching error."""
-        status = response.status
-        if 200 <= status < 300:  # noqa: PLR2004
-            try:
-                return json.loads(response.body)
-            except ValueError as err:
-                msg = f"Flatpeak answered {method} {path} with a body that is not JSON"
-                raise FlatpeakResponseError(msg) from err
-        if status == 429:  # noqa: PLR2004
-            retry_after = _retry_after_seconds(response.retry_after)
-            msg = f"Flatpeak rate limit reached on {method} {path}"
-            if retry_after is not None:
-                msg += f"; retry after {retry_after:g} s"
-            raise FlatpeakRateLimitError(msg, retry_after)
-        if status >= 500:  # noqa: PLR2004
-            msg = f"Flatpeak failed on {method} {path} (HTTP {status})"
-            raise FlatpeakConnectionError(msg)
-        code, message = self._error_details(response.body)
-        if status == 404:  # noqa: PLR2004
-            raise FlatpeakNotFoundError(status, code, message or f"{path} not found")
-        raise FlatpeakApiError(status, code, message or f"{method} {path} refused")
-
-    def _error_details(self, body: bytes) -> tuple[str | None, str | None]:
-        """Return `code` and `message` of Flatpeak's error object, if any."""
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None, None
-        if not isinstance(data, dict):
-            return None, None
-        code, message = data.get("code"), data.get("message")
-        return (
-            code if isinstance(code, str) else None,
-            self._redact(message) if isinstance(message, str) else None,
-        )
-
-    def _redact(self, text: str) -> str:
-        """Blank out the API key and bearer token should Flatpeak echo them."""
-        for secret in (self._api_key, self._token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return self._transport.decode(method, path, response)
 
     async def _list_all(self, path: str, filters: dict[str, str]) -> list[object]:
         """Return every item of a list endpoint, following `has_more`."""
@@ -348,10 +193,6 @@ class FlatpeakClient:
         body = {"reference_id": reference_id}
         return Device.from_dict(await self._call("POST", "/devices", body=body))
 
-    async def get_device(self, device_id: str) -> Device:
-        """Return one device."""
-        return Device.from_dict(await self._call("GET", f"/devices/{_id(device_id)}"))
-
     async def list_devices(self, reference_id: str | None = None) -> list[Device]:
         """Return every device of the account (all pages)."""
         filters = {} if reference_id is None else {"reference_id": reference_id}
@@ -363,67 +204,27 @@ class FlatpeakClient:
     async def submit_interval_records(
         self, records: Sequence[MeterRecord]
     ) -> SubmissionResult:
-        """Send records in calls of at most `MAX_RECORDS_PER_REQUEST`.
+        """Send up to `MAX_RECORDS_PER_REQUEST` records in one call.
 
         A full chunk takes ~0.1 s of CPU to serialise, so that runs on the event
-        loop's default executor (Home Assistant's) rather than on the loop.
+        loop's default executor (Home Assistant's) rather than on the loop. The body
+        leaves at most once (see `transport._SingleUseBody`).
         """
+        if len(records) > MAX_RECORDS_PER_REQUEST:
+            msg = f"at most {MAX_RECORDS_PER_REQUEST} records per call"
+            raise ValueError(msg)
+        if not records:
+            return SubmissionResult()
         loop = asyncio.get_running_loop()
-        batches: list[MeterBatch] = []
-        accepted: list[MeterRecord] = []
-        failed: list[tuple[MeterRecord, str]] = []
-        for start in range(0, len(records), MAX_RECORDS_PER_REQUEST):
-            chunk = records[start : start + MAX_RECORDS_PER_REQUEST]
-            encoded = await loop.run_in_executor(None, _encode_records, chunk)
-            try:
-                data = await self._call("PUT", "/meters/interval", encoded=encoded)
-                batch = MeterBatch.from_dict(data)
-                errors = _failed_by_index(batch.failed_records, len(chunk))
-            except FlatpeakError as err:
-                if batches:
-                    err.partial_result = SubmissionResult(
-                        tuple(batches), tuple(accepted), tuple(failed)
-                    )
-                raise
-            batches.append(batch)
-            for index, record in enumerate(chunk):
-                if index in errors:
-                    failed.append((record, errors[index]))
-                else:
-                    accepted.append(record)
-        return SubmissionResult(tuple(batches), tuple(accepted), tuple(failed))
-
-    async def submit_cumulative_records(
-        self,
-        location_id: str,
-        readings: Sequence[CumulativeReading],
-        *,
-        units: Units = Units.KWH,
-        energy_flow_direction: EnergyFlowDirection = EnergyFlowDirection.INBOUND,
-        tariff_direction: TariffDirection = TariffDirection.IMPORT,
-        device_id: str | None = None,
-        session_reference_id: str | None = None,
-    ) -> MeterBatch:
-        """Send register readings; Flatpeak derives the intervals (WH/KWH only)."""
-        body: dict[str, Any] = {
-            "location_id": location_id,
-            "energy_flow_direction": energy_flow_direction.value,
-            "tariff_direction": tariff_direction.value,
-            "units": units.value,
-            "data": [reading.to_dict() for reading in readings],
-        }
-        if device_id is not None:
-            body["device_id"] = device_id
-        if session_reference_id is not None:
-            body["session_reference_id"] = session_reference_id
-        return MeterBatch.from_dict(
-            await self._call("PUT", "/meters/cumulative/epoch", body=body)
+        encoded = await loop.run_in_executor(None, encode_records, records)
+        data = await self._call("PUT", "/meters/interval", encoded=encoded)
+        batch = MeterBatch.from_dict(data)
+        errors = _failed_by_index(batch.failed_records, len(records))
+        accepted = tuple(r for index, r in enumerate(records) if index not in errors)
+        failed = tuple(
+            (records[index], error) for index, error in sorted(errors.items())
         )
-
-    async def get_meter_batch(self, batch_id: str) -> MeterBatch:
-        """Return a submission receipt again (processing may have moved on)."""
-        data = await self._call("GET", "/meters/batch", params={"batch_id": batch_id})
-        return MeterBatch.from_dict(data)
+        return SubmissionResult((batch,), accepted, failed)
 
     # Costs and prices
 
@@ -495,29 +296,9 @@ class FlatpeakClient:
         )
 
 
-# Records per `json.dumps` call in `_encode_records` (~2 ms with the GIL held).
-_SLICE = 500
-# Cost rows parsed on the event loop; larger reports are parsed on the executor.
-_INLINE_ROWS = 200
-
-
 def _id(value: str) -> str:
     """Quote an id for use as one path segment."""
     return quote(value, safe="")
-
-
-def _encode_records(records: Sequence[MeterRecord]) -> bytes:
-    """Return the JSON body of `PUT /meters/interval` (runs on an executor thread).
-
-    `json.dumps` is one C call that keeps the GIL for its whole run, ~4 us per
-    record: on a full chunk that would stop the event loop's thread for ~40 ms.
-    Encoded in slices, the interpreter can switch threads between them.
-    """
-    parts = [
-        json.dumps([record.to_dict() for record in records[start : start + _SLICE]])
-        for start in range(0, len(records), _SLICE)
-    ]
-    return ("[" + ", ".join(part[1:-1] for part in parts) + "]").encode()
 
 
 def _failed_by_index(failed: Sequence[FailedRecord], size: int) -> dict[int, str]:
@@ -532,22 +313,3 @@ def _failed_by_index(failed: Sequence[FailedRecord], size: int) -> dict[int, str
             raise FlatpeakResponseError(msg)
         errors[item.record_num] = item.error
     return errors
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Return Retry-After (seconds or an HTTP date) as seconds from now."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)

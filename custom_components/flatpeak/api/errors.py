@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .models import SubmissionResult
-
 
 class FlatpeakError(Exception):
     """Base of every Flatpeak client error; its message never holds a secret."""
-
-    def __init__(self, message: str) -> None:
-        """Store the message; `partial_result` is set by `submit_interval_records`."""
-        super().__init__(message)
-        self.partial_result: SubmissionResult | None = None
 
 
 class FlatpeakConnectionError(FlatpeakError):
