@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,6 +14,41 @@ from flatpeak_sandbox import Sandbox, SandboxServer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterator
+
+# No test reads the wall clock: every test that runs Home Assistant starts at this
+# instant (naive: the demo location's time, Europe/London) unless it freezes its own.
+# `scripts/test --clock ...` sets it to run the suite at another time of day.
+TEST_CLOCK_ENV = "FLATPEAK_TEST_CLOCK"
+DEFAULT_TEST_CLOCK = "2026-06-15T11:05:00"
+LOCATION_ZONE = ZoneInfo("Europe/London")
+
+
+def test_clock() -> datetime:
+    """Return the instant the tests start at (UTC)."""
+    when = datetime.fromisoformat(os.environ.get(TEST_CLOCK_ENV) or DEFAULT_TEST_CLOCK)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=LOCATION_ZONE)
+    return when.astimezone(UTC)
+
+
+def ticking_clock() -> pytest.MarkDecorator:
+    """Mark a test whose time must pass on its own (a stalled answer, a timeout)."""
+    return pytest.mark.freeze_time(test_clock(), tick=True)
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(request: pytest.FixtureRequest) -> None:
+    """Freeze the clock of every Home Assistant test at the test clock.
+
+    Runs before Home Assistant starts, so the recorder's first statistics run is
+    at that instant too. A test with its own `freeze_time` marker keeps it.
+    """
+    if "hass" not in request.fixturenames or request.node.get_closest_marker(
+        "freeze_time"
+    ):
+        return
+    freezer = request.getfixturevalue("freezer")
+    freezer.move_to(test_clock())
 
 
 def pytest_configure(config: pytest.Config) -> None:

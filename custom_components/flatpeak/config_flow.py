@@ -23,6 +23,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import ATTR_DEVICE_CLASS, Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.generated.countries import COUNTRIES
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -43,10 +44,8 @@ from .api import (
     FlatpeakApiError,
     FlatpeakAuthError,
     FlatpeakClient,
-    FlatpeakConnectionError,
+    FlatpeakError,
     FlatpeakNotFoundError,
-    FlatpeakRateLimitError,
-    FlatpeakResponseError,
     Location,
     PostalAddress,
 )
@@ -75,14 +74,13 @@ from .const import (
     SUBENTRY_EV_CHARGER,
     SUBENTRY_SOLAR,
 )
-from .coordinator import (
-    FlatpeakConfigEntry,
-    entry_grid_entities,
-    entry_interval_minutes,
-)
+from .helpers import form_error
+from .streams import entry_grid_entities, entry_interval_minutes
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+
+    from .runtime import FlatpeakConfigEntry
 
 # Flatpeak refuses an address it cannot place (e.g. 422 timezone_not_found).
 _ADDRESS_REFUSED_STATUSES = frozenset({400, 409, 422})
@@ -90,6 +88,8 @@ _ENERGY_STATE_CLASSES = frozenset(
     {SensorStateClass.TOTAL, SensorStateClass.TOTAL_INCREASING}
 )
 _DASHBOARD_PLACEHOLDERS = {"dashboard_url": "https://dashboard.flatpeak.com"}
+# The API address is for the local sandbox only: out of an ordinary user's way.
+SECTION_ADVANCED = "advanced"
 
 _TEXT = TextSelector()
 _PASSWORD = TextSelector(
@@ -120,17 +120,35 @@ def _flatpeak_errors(errors: dict[str, str]) -> Iterator[None]:
     """Turn a failed Flatpeak call in the block into a form error."""
     try:
         yield
-    except FlatpeakAuthError:
-        errors["base"] = "invalid_auth"
-    except (
-        FlatpeakConnectionError,
-        FlatpeakRateLimitError,
-        FlatpeakResponseError,
-    ):
-        errors["base"] = "cannot_connect"
+    except FlatpeakError as err:
+        errors["base"] = form_error(err)
+        if errors["base"] == "unknown":
+            LOGGER.warning("Flatpeak refused the request: %s", err)
     except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
         LOGGER.exception("Unexpected error while talking to Flatpeak")
         errors["base"] = "unknown"
+
+
+def _address_section() -> dict[vol.Marker, Any]:
+    """Return the collapsed "Advanced" section holding the API address."""
+    return {
+        vol.Optional(SECTION_ADVANCED): section(
+            vol.Schema({vol.Required(CONF_API_URL, default=DEFAULT_API_URL): _URL}),
+            {"collapsed": True},
+        )
+    }
+
+
+def _with_address(schema: vol.Schema) -> vol.Schema:
+    """Accept `api_url` at the top level too (scripts and tests send it there)."""
+    return vol.Schema(schema.schema, extra=vol.ALLOW_EXTRA)
+
+
+def _api_url(user_input: Mapping[str, Any], default: str) -> str:
+    """Return the API address the user gave (section or top level), else `default`."""
+    advanced = user_input.get(SECTION_ADVANCED) or {}
+    url = user_input.get(CONF_API_URL) or advanced.get(CONF_API_URL) or default
+    return str(url).strip().rstrip("/")
 
 
 def _location_title(location: Location) -> str:
@@ -232,7 +250,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             self._account_id = user_input[CONF_ACCOUNT_ID].strip()
             self._api_key = user_input[CONF_API_KEY].strip()
-            self._api_url = user_input.get(CONF_API_URL, DEFAULT_API_URL).rstrip("/")
+            self._api_url = _api_url(user_input, DEFAULT_API_URL)
             client = self._new_client(
                 {
                     CONF_ACCOUNT_ID: self._account_id,
@@ -248,17 +266,24 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 return await self.async_step_location()
 
-        fields: dict[vol.Marker, Any] = {
-            vol.Required(CONF_ACCOUNT_ID): _TEXT,
-            vol.Required(CONF_API_KEY): _PASSWORD,
-        }
-        if self.show_advanced_options:
-            fields[vol.Required(CONF_API_URL, default=DEFAULT_API_URL)] = _URL
+        # What the user typed stays in the form after an error.
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(fields),
-                {CONF_ACCOUNT_ID: self._account_id, CONF_API_URL: self._api_url},
+            data_schema=_with_address(
+                self.add_suggested_values_to_schema(
+                    vol.Schema(
+                        {
+                            vol.Required(CONF_ACCOUNT_ID): _TEXT,
+                            vol.Required(CONF_API_KEY): _PASSWORD,
+                            **_address_section(),
+                        }
+                    ),
+                    {
+                        CONF_ACCOUNT_ID: self._account_id,
+                        CONF_API_KEY: self._api_key,
+                        SECTION_ADVANCED: {CONF_API_URL: self._api_url},
+                    },
+                )
             ),
             errors=errors,
             description_placeholders=_DASHBOARD_PLACEHOLDERS,
@@ -362,7 +387,9 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_use_location(self, location: Location) -> ConfigFlowResult:
         """Make the location this entry's, unless an entry has it already."""
-        await self.async_set_unique_id(location.id)
+        # A flow left open in another tab must not block this one: whichever
+        # finishes first creates the entry (and the other is then aborted).
+        await self.async_set_unique_id(location.id, raise_on_progress=False)
         self._abort_if_unique_id_configured()
         self._location = location
         return await self.async_step_grid()
@@ -434,7 +461,7 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {
                 **entry.data,
                 CONF_API_KEY: user_input[CONF_API_KEY].strip(),
-                CONF_API_URL: user_input[CONF_API_URL].rstrip("/"),
+                CONF_API_URL: _api_url(user_input, entry.data[CONF_API_URL]),
             }
             if not await self._async_location_visible(data, errors):
                 return self.async_abort(reason="wrong_account")
@@ -444,14 +471,13 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                vol.Schema(
-                    {
-                        vol.Required(CONF_API_KEY): _PASSWORD,
-                        vol.Required(CONF_API_URL): _URL,
-                    }
-                ),
-                {CONF_API_URL: entry.data[CONF_API_URL]},
+            data_schema=_with_address(
+                self.add_suggested_values_to_schema(
+                    vol.Schema(
+                        {vol.Required(CONF_API_KEY): _PASSWORD, **_address_section()}
+                    ),
+                    {SECTION_ADVANCED: {CONF_API_URL: entry.data[CONF_API_URL]}},
+                )
             ),
             errors=errors,
             description_placeholders={
@@ -559,7 +585,9 @@ class _DeviceSubentryFlow(ConfigSubentryFlow):
         """Check the sources; one energy sensor feeds one device only."""
         errors: dict[str, str] = {}
         energy_entity = user_input[CONF_ENERGY_ENTITY]
-        if not _is_energy_sensor(self.hass, energy_entity):
+        if self.hass.states.get(energy_entity) is None:
+            errors[CONF_ENERGY_ENTITY] = "entity_not_found"
+        elif not _is_energy_sensor(self.hass, energy_entity):
             errors[CONF_ENERGY_ENTITY] = "not_energy_sensor"
         elif any(
             subentry.data.get(CONF_ENERGY_ENTITY) == energy_entity

@@ -49,3 +49,8 @@ TARIFF_PENDING_RETRY: Final = timedelta(minutes=15)
 
 # Events.
 EVENT_SESSION_COMPLETED: Final = "flatpeak_session_completed"
+
+
+def signal_subentries_changed(entry_id: str) -> str:
+    """Return the dispatcher signal sent when an entry's devices changed."""
+    return f"{DOMAIN}_{entry_id}_subentries_changed"

@@ -1,4 +1,8 @@
-"""Diagnostics of a Flatpeak entry: setup, subentries and the metering outbox."""
+"""Diagnostics of a Flatpeak entry: setup, subentries and the metering outbox.
+
+Secrets (API key, account id, tokens) and the home's address (the entry title is
+the address line and city) are redacted.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,32 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.diagnostics import async_redact_data
 
-from .const import CONF_ACCOUNT_ID, CONF_API_KEY
+from .const import (
+    CONF_ACCOUNT_ID,
+    CONF_ADDRESS_LINE1,
+    CONF_API_KEY,
+    CONF_CITY,
+    CONF_POST_CODE,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-    from .coordinator import FlatpeakConfigEntry
     from .cost_coordinator import FlatpeakCostCoordinator
+    from .runtime import FlatpeakConfigEntry
 
-TO_REDACT = {CONF_API_KEY, CONF_ACCOUNT_ID, "bearer_token", "token", "access_token"}
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_ACCOUNT_ID,
+    "bearer_token",
+    "token",
+    "access_token",
+    "title",
+    "postal_address",
+    CONF_ADDRESS_LINE1,
+    CONF_CITY,
+    CONF_POST_CODE,
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -39,7 +60,7 @@ async def async_get_config_entry_diagnostics(
             {
                 "subentry_id": subentry.subentry_id,
                 "subentry_type": subentry.subentry_type,
-                "title": subentry.title,
+                "name": subentry.title,
                 "data": async_redact_data(dict(subentry.data), TO_REDACT),
             }
             for subentry in entry.subentries.values()
@@ -58,6 +79,7 @@ async def async_get_config_entry_diagnostics(
                     "kind": stream.kind,
                     "entity_id": stream.entity_id,
                     "device_id": stream.device_id,
+                    "session_entity": stream.session_entity,
                 }
                 for stream in metering.streams
             ],
@@ -69,31 +91,41 @@ async def async_get_config_entry_diagnostics(
             if metering.last_exception is None
             else str(metering.last_exception),
             "status": None if status is None else _status(asdict(status)),
-            "outbox": metering.outbox.diagnostics(),
+            "outbox": runtime.outbox.diagnostics(),
         },
         "costs": _costs(runtime.costs),
+        "prices": {
+            "last_update_success": runtime.prices.last_update_success,
+            "flatpeak_calls": runtime.prices.calls,
+            "next_update": None
+            if runtime.prices.data is None or runtime.prices.data.next_update is None
+            else runtime.prices.data.next_update.isoformat(),
+        },
     }
 
 
 def _costs(costs: FlatpeakCostCoordinator) -> dict[str, Any]:
     """Return what the cost side fetched and wrote (amounts, no secrets)."""
-    data = costs.data
+    reports = costs.reports
     return {
         "last_update_success": costs.last_update_success,
         "last_exception": None
         if costs.last_exception is None
         else str(costs.last_exception),
-        "flatpeak_calls": costs.calls,
+        "flatpeak_calls": reports.calls,
         "currency": costs.currency,
-        "location_rows": None
-        if data is None
-        else {str(k): len(v) for k, v in data.location.items()},
-        "device_rows": None
-        if data is None
-        else {k: len(v) for k, v in data.devices.items()},
-        "last_sessions": None
-        if data is None
-        else {k: v.attributes() for k, v in data.last_sessions.items()},
+        "rows": {
+            f"{owner}/{direction}": len(rows)
+            for (owner, direction), rows in sorted(reports.rows.items())
+        },
+        "missing_devices": sorted(reports.missing),
+        "last_sessions": {}
+        if costs.data is None
+        else {
+            key: owner.last_session.attributes()
+            for key, owner in costs.data.devices.items()
+            if owner.last_session is not None
+        },
         "statistics": {
             "ids": costs.statistics.statistic_ids(),
             "last_update": None
@@ -109,6 +141,10 @@ def _costs(costs: FlatpeakCostCoordinator) -> dict[str, Any]:
 
 def _status(data: dict[str, Any]) -> dict[str, Any]:
     return {
-        key: value.isoformat() if hasattr(value, "isoformat") else value
+        key: value.isoformat()
+        if hasattr(value, "isoformat")
+        else sorted(map(list, value))
+        if isinstance(value, frozenset)
+        else value
         for key, value in data.items()
     }

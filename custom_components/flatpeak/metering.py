@@ -13,8 +13,11 @@ Rules (SPEC "Metering"):
   Assistant's statistics say.
 - Only intervals ending at or before `complete_until` (the end of the last compiled
   5-minute period) are computed; later ones wait.
-- Where only hourly rows exist (short-term statistics purged), a boundary inside an
-  hourly row cannot be observed, so the records there are hourly.
+- Where only hourly rows exist (short-term statistics purged, imported history), a
+  boundary inside an hourly row cannot be observed, so the records there are hourly.
+- A stream whose source sensor was swapped is computed per source: the last window
+  of the old sensor stops at the swap and the first of the new one starts there, so
+  the interval holding the swap is split in two records.
 - Energy is sent in whole Wh (`units: WH`): sums are rounded to Wh at each boundary
   and differenced, so records are exact integers, a record is the same whichever run
   computed it, and the rounding never accumulates over many intervals.
@@ -38,6 +41,7 @@ GRID_IMPORT_KEY = "grid_import"
 GRID_EXPORT_KEY = "grid_export"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SHORT_TERM = timedelta(minutes=5)
 _MAX_KEY_LENGTH = 32
 
 
@@ -64,8 +68,10 @@ class Stream:
     """Stable id: `grid_import`, `grid_export` or the subentry id."""
     kind: StreamKind
     entity_id: str
+    """The source sensor configured now (earlier ones: the outbox's `sources`)."""
     location_id: str
     device_id: str | None = None
+    session_entity: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse a device stream without its Flatpeak device."""
@@ -196,14 +202,47 @@ def anchor_before(rows: Sequence[StatisticRow], when: datetime) -> SumAnchor | N
     return None if best is None else SumAnchor(best.end, best.sum_kwh)
 
 
-def _observable_end(
-    rows: Sequence[StatisticRow],
+def merge_rows(
+    short: Sequence[StatisticRow],
+    hourly: Sequence[StatisticRow],
     start: datetime,
-    complete_until: datetime,
-    minutes: int,
+    end: datetime,
+) -> list[StatisticRow]:
+    """Return the rows ending in (start, end]: 5-minute ones, hourly where none.
+
+    An hour with 5-minute rows is read at that resolution; an hour with only its
+    hourly row (purged short-term statistics, imported history, compiles the
+    recorder missed) at hourly resolution, so no hour with statistics is left out.
+    """
+    hours_with_short = {align_down(row.start, 60) for row in short}
+    rows = [row for row in short if start < row.end <= end]
+    rows.extend(
+        row
+        for row in hourly
+        if start < row.end <= end and align_down(row.start, 60) not in hours_with_short
+    )
+    return sorted(rows, key=lambda row: row.end)
+
+
+def life_anchor(rows: Sequence[StatisticRow]) -> SumAnchor | None:
+    """Return where a sensor's sum starts, for a sensor without any earlier sum.
+
+    Home Assistant compiles a sensor's 5-minute statistics from its states with a
+    sum that starts at 0 at its first state, so a first row that is a 5-minute
+    row holds real energy from 0. A first row that is hourly is imported history
+    (often starting at the meter reading, or anywhere) or a purged beginning: its
+    sum only sets the baseline, and None says so.
+    """
+    first = min(rows, key=lambda row: row.end, default=None)
+    if first is None or first.end - first.start != _SHORT_TERM:
+        return None
+    return SumAnchor(first.start, 0.0)
+
+
+def _observable_end(
+    rows: Sequence[StatisticRow], start: datetime, end: datetime, minutes: int
 ) -> datetime:
-    """Return the last boundary that is complete and not inside a row."""
-    end = max(start, align_down(complete_until, minutes))
+    """Return the last boundary up to `end` not inside a row."""
     while True:
         lowered = min(
             (
@@ -221,7 +260,7 @@ def _observable_end(
 def _boundaries(
     rows: Sequence[StatisticRow], start: datetime, end: datetime, minutes: int
 ) -> list[datetime]:
-    """Return start, then every boundary up to end not inside a (longer) row."""
+    """Return start, every boundary before end not inside a (longer) row, and end."""
     step = timedelta(minutes=minutes)
     crossed: set[datetime] = set()
     for row in rows:
@@ -229,11 +268,12 @@ def _boundaries(
         while boundary < row.end:
             crossed.add(boundary)
             boundary += step
-    return [start] + [
+    inner = [
         b
         for b in iter_boundaries(start, end, minutes)
-        if b > start and b not in crossed
+        if start < b < end and b not in crossed
     ]
+    return [start, *inner, end] if end > start else [start]
 
 
 def compute_intervals(
@@ -243,6 +283,7 @@ def compute_intervals(
     complete_until: datetime,
     interval_minutes: int,
     anchor: SumAnchor | None,
+    stop: datetime | None = None,
 ) -> MeteringWindow:
     """Compute the energy of each complete interval from `start` on.
 
@@ -251,8 +292,17 @@ def compute_intervals(
     the previous computation, or `anchor_before` finds it). Without an anchor the first
     interval with data only sets the baseline: its energy cannot be known, and guessing
     it could send a whole meter reading as one interval.
+
+    Intervals are aligned to `interval_minutes`, except the first one when `start`
+    is not (it was a source swap) and the last one when `stop` is given and reached
+    (the swap ends the window there).
     """
-    end = _observable_end(rows, start, complete_until, interval_minutes)
+    end = max(start, align_down(complete_until, interval_minutes))
+    if stop is not None and stop <= complete_until:
+        end = stop
+    else:
+        end = min(end, stop) if stop is not None else end
+    end = _observable_end(rows, start, end, interval_minutes)
     ordered = sorted(
         (row for row in rows if start < row.end <= end), key=lambda r: r.end
     )

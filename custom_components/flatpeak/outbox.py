@@ -1,213 +1,82 @@
-"""The persisted outbox of an entry: unsent records and each stream's high-water mark.
+"""The persisted outbox of an entry: unsent records and what each stream computed.
 
-One `Store` file, `.storage/flatpeak.<entry_id>`, holds everything that must survive a
-restart, so any save writes a consistent snapshot (HA writes it atomically):
-- pending records, oldest interval first (all streams together, in send order);
-- per stream: the high-water mark (end of the last interval computed and queued), the
-  sum anchor that is the baseline of the next interval, and the EV session state;
-- records Flatpeak rejected, with its error (kept aside, never resent automatically);
-- finished EV sessions whose completion has not been reported yet.
+Everything that must survive a restart is in one file (`outbox_store.py`), so any
+save writes a consistent snapshot (Home Assistant writes it atomically).
 
 Why nothing is lost and nothing is sent twice:
-- `async_enqueue` stores the new records and advances the high-water mark in one save,
-  before anything is sent. A crash before that save loses both together, and the same
-  intervals are rebuilt from recorder statistics - identically, because energies and
-  `record_reference_id`s are deterministic.
-- A record leaves the outbox only in `async_mark_accepted`/`async_mark_failed`, saved
-  at once after Flatpeak answered. The only window for a repeat is a crash between
-  Flatpeak's answer and that save; the repeat is then the identical record with the
-  identical `record_reference_id` (and the caller may resend after an ambiguous
-  failure such as a timeout only in that same identical form).
-- Records are marked *in flight* (saved) before they are sent and leave that mark
-  only with Flatpeak's answer. Records still in flight after a timeout, a dropped
-  answer or a restart may be stored at Flatpeak: the sender asks Flatpeak which of
-  them it holds before sending them again.
+- `async_enqueue` stores new records and advances the stream's progress in one save,
+  before anything is sent. A crash before that save loses both together, and the
+  same intervals are rebuilt from recorder statistics - identically, because
+  energies and `record_reference_id`s are deterministic.
+- Records are marked in flight (saved) before they are sent and leave the outbox
+  only in `async_mark_accepted` / `async_mark_failed`, saved as soon as Flatpeak
+  answered. Records in flight after a lost answer or a restart may be stored at
+  Flatpeak: the sender asks Flatpeak which of them it holds before sending any again.
+- A backfill's span is saved before it starts and dropped when it is done, so a
+  restart resumes it.
 
-Each stream also keeps the spans it has computed (`covered`), so that a backfill
-only builds intervals that were never queued.
-
-A pending record is kept as its stored item (see `_Item`), which the garbage
-collector does not track; converting records to and from that form for more than a
-few hundred at a time runs on an executor thread.
+A pending record is kept as its stored JSON text: strings are never tracked by
+CPython's garbage collector (plain dicts are, from Python 3.14), so a year of
+backfill waiting here adds nothing to the collections that pause the event loop.
+A save hands the texts to the file as one pre-serialised JSON fragment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import replace
 from datetime import datetime
-from itertools import islice, pairwise
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.helpers.storage import Store
+from homeassistant.helpers.json import json_fragment
 from homeassistant.util import dt as dt_util
 
-from .api import (
-    MAX_RECORDS_PER_REQUEST,
-    EnergyFlowDirection,
-    FlatpeakResponseError,
-    MeterRecord,
-    TariffDirection,
-    Units,
+from .api import MAX_RECORDS_PER_REQUEST, MeterRecord
+from .outbox_store import (
+    STREAM,
+    CompletedSession,
+    FailedEntry,
+    Hold,
+    OutboxStore,
+    PendingBatch,
+    Source,
+    StreamProgress,
+    failed_from_dict,
+    failed_to_dict,
+    hold_from_dict,
+    hold_to_dict,
+    parse_item,
+    parse_pending,
+    pending_batch,
+    progress_from_dict,
+    progress_to_dict,
+    span_from_list,
+    span_to_list,
 )
-from .const import DOMAIN
-from .metering import SumAnchor
 from .sessions import Session, SessionState
+from .spans import Span, merge_spans
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from homeassistant.core import HomeAssistant
 
-STORAGE_VERSION = 1
-STORAGE_MINOR_VERSION = 2
+    from .metering import SumAnchor
+
 # Below this many records, converting them on the loop is cheaper than a trip to
 # the executor (a record takes ~10 us each way).
 _INLINE_CONVERT = 200
 
-
-@dataclass(frozen=True, slots=True)
-class FailedEntry:
-    """A record Flatpeak rejected, with its error."""
-
-    stream_key: str
-    record: MeterRecord
-    error: str
-    time: datetime
+type BackfillSpan = tuple[datetime, datetime | None]
 
 
-@dataclass(frozen=True, slots=True)
-class CompletedSession:
-    """A finished EV session not yet reported (`flatpeak_session_completed`)."""
-
-    stream_key: str
-    session: Session
+def _batch(stream_key: str, records: Iterable[MeterRecord]) -> PendingBatch:
+    return pending_batch((stream_key, record) for record in records)
 
 
-type Span = tuple[datetime, datetime]
-
-
-@dataclass(slots=True)
-class _StreamState:
-    high_water: datetime | None = None
-    anchor: SumAnchor | None = None
-    sessions: SessionState | None = None
-    covered: list[Span] = field(default_factory=list)
-
-
-def merge_spans(spans: Iterable[Span]) -> list[Span]:
-    """Return the union of `[start, end)` spans, sorted and merged."""
-    merged: list[Span] = []
-    for start, end in sorted(span for span in spans if span[0] < span[1]):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def subtract_spans(span: Span, covered: Iterable[Span]) -> list[Span]:
-    """Return the parts of `span` that no span in `covered` overlaps."""
-    parts: list[Span] = []
-    cursor, end = span
-    for c_start, c_end in merge_spans(covered):
-        if c_end <= cursor or c_start >= end:
-            continue
-        if c_start > cursor:
-            parts.append((cursor, c_start))
-        cursor = max(cursor, c_end)
-    if cursor < end:
-        parts.append((cursor, end))
-    return parts
-
-
-def _ref(record: MeterRecord) -> str:
-    if record.record_reference_id is None:
-        raise ValueError("outbox records need a record_reference_id")
-    return record.record_reference_id
-
-
-# A pending record is kept as its stored item: the record's JSON object (exactly
-# what `PUT /meters/interval` receives) plus its stream key. Such a dict holds only
-# strings and numbers, so CPython's garbage collector does not track it: a year of
-# backfill waiting in the outbox adds nothing to the collections that pause the
-# event loop (a dataclass per record would be tracked, and promoted to the oldest
-# generation while it waits, until that triggers a full collection of the whole
-# process). Saving is a list of these items; `MeterRecord`s are built only for the
-# records being sent.
-type _Item = dict[str, Any]
-_STREAM = "stream"
-
-
-def _to_item(stream_key: str, record: MeterRecord) -> _Item:
-    """Return the stored item of a record (its `record_reference_id` is checked)."""
-    item = record.to_dict()
-    item[_STREAM] = stream_key
-    return item
-
-
-def _to_items(stream_key: str, records: Iterable[MeterRecord]) -> list[_Item]:
-    return [_to_item(stream_key, record) for record in records]
-
-
-def _to_record(item: _Item) -> MeterRecord:
-    """Return the record of a stored item (checked when it was enqueued or loaded)."""
-    return MeterRecord(
-        location_id=item["location_id"],
-        start_time=datetime.fromisoformat(item["start_time"]),
-        end_time=datetime.fromisoformat(item["end_time"]),
-        value=item["value"],
-        units=Units(item["units"]),
-        energy_flow_direction=EnergyFlowDirection(item["energy_flow_direction"]),
-        tariff_direction=TariffDirection(item["tariff_direction"]),
-        device_id=item.get("device_id"),
-        session_reference_id=item.get("session_reference_id"),
-        record_reference_id=item["record_reference_id"],
-        confidence=item.get("confidence"),
-    )
-
-
-def _to_records(items: list[_Item]) -> list[MeterRecord]:
-    return [_to_record(item) for item in items]
-
-
-def _parse_pending(items: list[Any]) -> tuple[dict[str, _Item], list[Any]]:
-    """Check stored items and key them; return those that are not records apart.
-
-    `MeterRecord.from_dict` names what is wrong with an item (edited or damaged
-    file); such items are kept as they are, never sent, and stay in the file.
-    """
-    pending: dict[str, _Item] = {}
-    unreadable: list[Any] = []
-    for item in items:
-        try:
-            stream = item[_STREAM]
-            fields = {key: value for key, value in item.items() if key != _STREAM}
-            record = MeterRecord.from_dict(fields)
-            pending[_ref(record)] = _to_item(stream, record)
-        except (FlatpeakResponseError, ValueError, TypeError, KeyError, AttributeError):
-            unreadable.append(item)
-    return pending, unreadable
-
-
-def _start(item: tuple[str, _Item]) -> datetime:
-    return datetime.fromisoformat(item[1]["start_time"])
-
-
-class _OutboxStore(Store[dict[str, Any]]):
-    """The outbox's Store, migrating older layouts of the file."""
-
-    async def _async_migrate_func(
-        self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
-    ) -> dict[str, Any]:
-        if old_major_version > STORAGE_VERSION:
-            raise NotImplementedError
-        if old_minor_version < 2:  # noqa: PLR2004 - the version that flattened items
-            # 1.1 nested each pending record: {"stream": ..., "record": {...}}.
-            old_data["pending"] = [
-                {**item["record"], _STREAM: item["stream"]}
-                for item in old_data.get("pending", [])
-            ]
-        return old_data
+def _records(texts: list[str]) -> list[MeterRecord]:
+    return [parse_item(json.loads(text))[1] for text in texts]
 
 
 class Outbox:
@@ -215,112 +84,107 @@ class Outbox:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Create the outbox; call `async_load` before use."""
-        self._store = _OutboxStore(
-            hass,
-            STORAGE_VERSION,
-            f"{DOMAIN}.{entry_id}",
-            minor_version=STORAGE_MINOR_VERSION,
-        )
         self._hass = hass
-        # record_reference_id -> stored item; kept ordered oldest interval first.
-        self._pending: dict[str, _Item] = {}
-        # Stored items that are not meter records: kept in the file, never sent.
+        self._store = OutboxStore(hass, entry_id)
+        # record_reference_id -> stored JSON text, oldest interval first; beside
+        # it the start (epoch), the stream and, for EV records, the session.
+        self._pending: dict[str, str] = {}
+        self._starts: dict[str, float] = {}
+        self._stream_of: dict[str, str] = {}
+        self._session_of: dict[str, str] = {}
         self._unreadable: list[Any] = []
         self._in_flight: set[str] = set()
-        self._streams: dict[str, _StreamState] = {}
+        self._streams: dict[str, StreamProgress] = {}
         self._failed: list[FailedEntry] = []
         self._completed: list[CompletedSession] = []
+        self._backfills: list[BackfillSpan] = []
+        self._hold: Hold | None = None
+        self.statistics_from: datetime | None = None
+        """Start of the oldest record accepted since the statistics were written."""
         self.last_submission: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """The storage key (`flatpeak.<entry_id>`)."""
+        return self._store.key
 
     async def async_load(self) -> None:
         """Load the stored state (an empty outbox when there is none)."""
-        data = await self._store.async_load()
+        data = await self._store.async_load_data()
         if not data:
             return
         # Items set aside earlier are read again: they may have been mended.
-        set_aside = data.get("unreadable", [])
-        self._pending, self._unreadable = await self._hass.async_add_executor_job(
-            _parse_pending, [*data.get("pending", []), *set_aside]
+        pending, self._unreadable = await self._hass.async_add_executor_job(
+            parse_pending, [*data.get("pending", []), *data.get("unreadable", [])]
         )
-        if set_aside:
-            self._pending = dict(sorted(self._pending.items(), key=_start))
+        self._add_texts(pending)
         self._in_flight = set(data.get("in_flight", [])) & self._pending.keys()
-        last = data.get("last_submission")
-        self.last_submission = None if last is None else datetime.fromisoformat(last)
-        for key, item in data.get("streams", {}).items():
-            high_water = item.get("high_water")
-            anchor = item.get("anchor")
-            self._streams[key] = _StreamState(
-                high_water=None
-                if high_water is None
-                else datetime.fromisoformat(high_water),
-                anchor=None if anchor is None else SumAnchor.from_dict(anchor),
-                sessions=None
-                if item.get("sessions") is None
-                else SessionState.from_dict(item["sessions"]),
-                covered=[
-                    (datetime.fromisoformat(a), datetime.fromisoformat(b))
-                    for a, b in item.get("covered", [])
-                ],
-            )
-        self._failed = [
-            FailedEntry(
-                item["stream"],
-                MeterRecord.from_dict(item["record"]),
-                item["error"],
-                datetime.fromisoformat(item["time"]),
-            )
-            for item in data.get("failed", [])
-        ]
+        self.last_submission = _time(data.get("last_submission"))
+        self.statistics_from = _time(data.get("statistics_from"))
+        self._streams = {
+            key: progress_from_dict(item)
+            for key, item in data.get("streams", {}).items()
+        }
+        self._failed = [failed_from_dict(item) for item in data.get("failed", [])]
         self._completed = [
             CompletedSession(item["stream"], Session.from_dict(item["session"]))
             for item in data.get("completed_sessions", [])
         ]
+        self._backfills = [span_from_list(item) for item in data.get("backfills", [])]
+        self._hold = hold_from_dict(data.get("hold"))
+
+    def _add_texts(self, batch: PendingBatch) -> None:
+        """Add records that are not pending yet, keeping the oldest first."""
+        newest = next(reversed(self._pending), None)
+        last = None if newest is None else self._starts[newest]
+        in_order = True
+        for ref, text, start, stream, session in zip(
+            batch.refs,
+            batch.texts,
+            batch.starts,
+            batch.streams,
+            batch.sessions,
+            strict=True,
+        ):
+            if ref in self._pending:
+                continue
+            if last is not None and start < last:
+                in_order = False
+            last = start
+            self._pending[ref] = text
+            self._starts[ref] = start
+            self._stream_of[ref] = stream
+            if session is not None:
+                self._session_of[ref] = session
+        if not in_order:
+            order = sorted(self._pending, key=lambda ref: (self._starts[ref], ref))
+            self._pending = {ref: self._pending[ref] for ref in order}
 
     def _to_storage(self) -> dict[str, Any]:
-        """Return everything but the pending records (see `_async_save`)."""
-        return {
+        """Return the file's content (the pending records as one fragment)."""
+        data: dict[str, Any] = {
+            "pending": json_fragment("[" + ",".join(self._pending.values()) + "]"),
             "in_flight": sorted(self._in_flight),
-            "last_submission": None
-            if self.last_submission is None
-            else self.last_submission.isoformat(),
+            "last_submission": _iso(self.last_submission),
+            "statistics_from": _iso(self.statistics_from),
             "streams": {
-                key: {
-                    "high_water": None
-                    if state.high_water is None
-                    else state.high_water.isoformat(),
-                    "anchor": None if state.anchor is None else state.anchor.to_dict(),
-                    "sessions": None
-                    if state.sessions is None
-                    else state.sessions.to_dict(),
-                    "covered": [
-                        [start.isoformat(), end.isoformat()]
-                        for start, end in state.covered
-                    ],
-                }
-                for key, state in self._streams.items()
+                key: progress_to_dict(progress)
+                for key, progress in self._streams.items()
             },
-            "failed": [
-                {
-                    "stream": entry.stream_key,
-                    "record": entry.record.to_dict(),
-                    "error": entry.error,
-                    "time": entry.time.isoformat(),
-                }
-                for entry in self._failed
-            ],
+            "failed": [failed_to_dict(entry) for entry in self._failed],
             "completed_sessions": [
                 {"stream": item.stream_key, "session": item.session.to_dict()}
                 for item in self._completed
             ],
+            "backfills": [span_to_list(span) for span in self._backfills],
+            "hold": hold_to_dict(self._hold),
         }
-
-    async def _async_save(self) -> None:
-        data = self._to_storage()
-        data["pending"] = list(self._pending.values())
         if self._unreadable:
             data["unreadable"] = self._unreadable
-        await self._store.async_save(data)
+        return data
+
+    async def _async_save(self) -> None:
+        await self._store.async_save(self._to_storage())
 
     async def _async_run[T, *Ts](
         self, size: int, func: Callable[[*Ts], T], *args: *Ts
@@ -332,27 +196,34 @@ class Outbox:
 
     # Per-stream progress.
 
+    def progress(self, stream_key: str) -> StreamProgress:
+        """Return a stream's progress (empty for a stream never computed)."""
+        return self._streams.get(stream_key) or StreamProgress()
+
     def high_water(self, stream_key: str) -> datetime | None:
         """Return the end of the last interval queued for a stream (None: never)."""
-        state = self._streams.get(stream_key)
-        return None if state is None else state.high_water
+        return self.progress(stream_key).high_water
 
     def anchor(self, stream_key: str) -> SumAnchor | None:
         """Return the statistics sum the stream's next interval starts from."""
-        state = self._streams.get(stream_key)
-        return None if state is None else state.anchor
+        return self.progress(stream_key).anchor
 
     def covered(self, stream_key: str) -> list[Span]:
         """Return the spans whose intervals were computed and queued for a stream."""
-        state = self._streams.get(stream_key)
-        return [] if state is None else list(state.covered)
+        return list(self.progress(stream_key).covered)
 
     def session_state(self, stream_key: str) -> SessionState:
         """Return the stream's persisted EV session state."""
-        state = self._streams.get(stream_key)
-        if state is None or state.sessions is None:
-            return SessionState()
-        return state.sessions
+        return self.progress(stream_key).sessions or SessionState()
+
+    def stream_keys(self) -> set[str]:
+        """Return the keys of every stream with stored progress or records."""
+        return set(self._streams) | set(self._stream_of.values())
+
+    async def async_set_sources(self, stream_key: str, sources: list[Source]) -> None:
+        """Record the stream's source sensors (a swap adds one) and save."""
+        self._streams.setdefault(stream_key, StreamProgress()).sources = list(sources)
+        await self._async_save()
 
     async def async_enqueue(
         self,
@@ -361,6 +232,7 @@ class Outbox:
         *,
         high_water: datetime | None,
         anchor: SumAnchor | None = None,
+        anchor_entity: str | None = None,
         session_state: SessionState | None = None,
         finished_sessions: Iterable[Session] = (),
         covered: Span | None = None,
@@ -372,32 +244,61 @@ class Outbox:
         have reached Flatpeak is never altered. `covered` is the span the records
         were computed for (added to the stream's covered spans).
         """
-        new = [record for record in records if _ref(record) not in self._pending]
+        new = [r for r in records if r.record_reference_id not in self._pending]
         if new:
-            items = await self._async_run(len(new), _to_items, stream_key, new)
-            last = next(reversed(self._pending.values()), None)
-            for item in items:
-                self._pending.setdefault(item["record_reference_id"], item)
-            starts = [record.start_time for record in new]
-            if any(a > b for a, b in pairwise(starts)) or (
-                last is not None
-                and starts[0] < datetime.fromisoformat(last["start_time"])
-            ):
-                self._pending = dict(sorted(self._pending.items(), key=_start))
-        state = self._streams.setdefault(stream_key, _StreamState())
+            self._add_texts(await self._async_run(len(new), _batch, stream_key, new))
+        progress = self._streams.setdefault(stream_key, StreamProgress())
         if high_water is not None and (
-            state.high_water is None or high_water >= state.high_water
+            progress.high_water is None or high_water >= progress.high_water
         ):
-            state.high_water = high_water
-            state.anchor = anchor if anchor is not None else state.anchor
+            progress.high_water = high_water
+            if anchor is not None:
+                progress.anchor = anchor
+                progress.anchor_entity = anchor_entity
         if session_state is not None:
-            state.sessions = session_state
+            progress.sessions = session_state
         if covered is not None:
-            state.covered = merge_spans([*state.covered, covered])
+            progress.covered = merge_spans([*progress.covered, covered])
         self._completed.extend(
             CompletedSession(stream_key, session) for session in finished_sessions
         )
         await self._async_save()
+
+    # Backfills and holds (saved so that a restart picks them up).
+
+    @property
+    def backfills(self) -> list[BackfillSpan]:
+        """Backfill spans asked for and not finished, oldest request first."""
+        return list(self._backfills)
+
+    async def async_add_backfill(self, span: BackfillSpan) -> None:
+        """Remember a backfill until `async_finish_backfill`."""
+        if span not in self._backfills:
+            self._backfills.append(span)
+            await self._async_save()
+
+    async def async_finish_backfill(self, span: BackfillSpan) -> None:
+        """Forget a finished backfill."""
+        if span in self._backfills:
+            self._backfills.remove(span)
+            await self._async_save()
+
+    @property
+    def hold(self) -> Hold | None:
+        """Flatpeak's last "not before", if any."""
+        return self._hold
+
+    async def async_set_hold(self, hold: Hold | None) -> None:
+        """Remember (or clear) Flatpeak's "not before" across restarts."""
+        if hold != self._hold:
+            self._hold = hold
+            await self._async_save()
+
+    async def async_statistics_written(self, since: datetime | None) -> None:
+        """Note that the statistics hold the costs of the records accepted so far."""
+        if self.statistics_from != since:
+            self.statistics_from = since
+            await self._async_save()
 
     # Sending.
 
@@ -405,8 +306,8 @@ class Outbox:
         self, max_records: int = MAX_RECORDS_PER_REQUEST
     ) -> list[MeterRecord]:
         """Return up to `max_records` pending records, oldest interval first."""
-        items = list(islice(self._pending.values(), max_records))
-        return await self._async_run(len(items), _to_records, items)
+        texts = list(islice(self._pending.values(), max_records))
+        return await self._async_run(len(texts), _records, texts)
 
     @property
     def unreadable_count(self) -> int:
@@ -420,11 +321,7 @@ class Outbox:
 
     def pending_session_ids(self) -> set[str]:
         """Return the EV session ids of the pending records."""
-        return {
-            session
-            for item in self._pending.values()
-            if (session := item.get("session_reference_id")) is not None
-        }
+        return set(self._session_of.values())
 
     @property
     def has_in_flight(self) -> bool:
@@ -433,8 +330,8 @@ class Outbox:
 
     async def async_in_flight(self) -> list[MeterRecord]:
         """Return the pending records sent without an answer, oldest first."""
-        items = [item for ref, item in self._pending.items() if ref in self._in_flight]
-        return await self._async_run(len(items), _to_records, items)
+        texts = [text for ref, text in self._pending.items() if ref in self._in_flight]
+        return await self._async_run(len(texts), _records, texts)
 
     async def async_mark_in_flight(self, records: Iterable[MeterRecord]) -> None:
         """Note (and save) that records are about to be sent."""
@@ -447,14 +344,26 @@ class Outbox:
             self._in_flight.clear()
             await self._async_save()
 
+    def _pop(self, ref: str) -> str | None:
+        self._in_flight.discard(ref)
+        self._starts.pop(ref, None)
+        self._session_of.pop(ref, None)
+        stream = self._stream_of.pop(ref, None)
+        self._pending.pop(ref, None)
+        return stream
+
     async def async_mark_accepted(
         self, records: Iterable[MeterRecord], *, when: datetime | None = None
     ) -> None:
         """Drop records Flatpeak accepted and save at once."""
+        starts = []
         for record in records:
-            ref = _ref(record)
-            self._pending.pop(ref, None)
-            self._in_flight.discard(ref)
+            self._pop(_ref(record))
+            starts.append(record.start_time)
+        if starts:
+            oldest = min(starts)
+            if self.statistics_from is None or oldest < self.statistics_from:
+                self.statistics_from = oldest
         if when is not None:
             self.last_submission = when
         await self._async_save()
@@ -465,10 +374,7 @@ class Outbox:
         """Move records Flatpeak rejected aside with their error and save at once."""
         now = dt_util.utcnow()
         for record, error in failures:
-            ref = _ref(record)
-            self._in_flight.discard(ref)
-            item = self._pending.pop(ref, None)
-            stream_key = item[_STREAM] if item is not None else ""
+            stream_key = self._pop(_ref(record)) or ""
             self._failed.append(FailedEntry(stream_key, record, error, now))
         await self._async_save()
 
@@ -478,10 +384,34 @@ class Outbox:
         return list(self._failed)
 
     async def async_clear_failed(self) -> list[FailedEntry]:
-        """Forget the rejected records (after the user saw them); return them."""
+        """Forget the rejected records (the user discarded them); return them."""
         cleared, self._failed = self._failed, []
         await self._async_save()
         return cleared
+
+    async def async_requeue_failed(self) -> list[FailedEntry]:
+        """Queue the rejected records again, unchanged (the user asked); return them."""
+        requeued, self._failed = self._failed, []
+        self._add_texts(pending_batch((e.stream_key, e.record) for e in requeued))
+        await self._async_save()
+        return requeued
+
+    async def async_move_device(self, stream_key: str, device_id: str) -> None:
+        """Give a stream's waiting and rejected records a new Flatpeak device id.
+
+        The device was created again at Flatpeak (it had lost the old one), so
+        records of the old id would be refused; their reference ids stay.
+        """
+        refs = [ref for ref, key in self._stream_of.items() if key == stream_key]
+        records = _records([self._pending[ref] for ref in refs])
+        records.extend(e.record for e in self._failed if e.stream_key == stream_key)
+        for ref in refs:
+            self._pop(ref)
+        self._failed = [e for e in self._failed if e.stream_key != stream_key]
+        self._add_texts(
+            _batch(stream_key, (replace(r, device_id=device_id) for r in records))
+        )
+        await self._async_save()
 
     # EV sessions.
 
@@ -491,7 +421,7 @@ class Outbox:
         return list(self._completed)
 
     async def async_mark_session_reported(self, session_id: str) -> None:
-        """Forget a finished session once its completion was reported."""
+        """Forget a finished session once its completion is to be reported."""
         self._completed = [
             item for item in self._completed if item.session.session_id != session_id
         ]
@@ -501,12 +431,8 @@ class Outbox:
 
     async def async_remove_stream(self, stream_key: str) -> None:
         """Forget everything of a stream (its subentry was removed)."""
-        self._pending = {
-            ref: item
-            for ref, item in self._pending.items()
-            if item[_STREAM] != stream_key
-        }
-        self._in_flight &= self._pending.keys()
+        for ref in [r for r, key in self._stream_of.items() if key == stream_key]:
+            self._pop(ref)
         self._streams.pop(stream_key, None)
         self._failed = [e for e in self._failed if e.stream_key != stream_key]
         self._completed = [c for c in self._completed if c.stream_key != stream_key]
@@ -514,25 +440,49 @@ class Outbox:
 
     async def async_remove(self) -> None:
         """Delete the stored file (the config entry was removed)."""
-        self._pending.clear()
-        self._in_flight.clear()
+        for ref in list(self._pending):
+            self._pop(ref)
         self._streams.clear()
         self._failed.clear()
         self._completed.clear()
+        self._backfills.clear()
         await self._store.async_remove()
 
     def diagnostics(self) -> dict[str, Any]:
         """Return a snapshot for diagnostics (no secrets in here)."""
         oldest = next(iter(self._pending.values()), None)
-        stored = self._to_storage()
+        oldest_item = None if oldest is None else json.loads(oldest)
+        if oldest_item is not None:
+            del oldest_item[STREAM]
         return {
             "pending_count": len(self._pending),
             "in_flight_count": len(self._in_flight),
-            "last_submission": stored["last_submission"],
-            "oldest_pending": None
-            if oldest is None
-            else {key: value for key, value in oldest.items() if key != _STREAM},
-            "streams": stored["streams"],
-            "failed": stored["failed"],
-            "completed_sessions": stored["completed_sessions"],
+            "last_submission": _iso(self.last_submission),
+            "statistics_from": _iso(self.statistics_from),
+            "oldest_pending": oldest_item,
+            "streams": {
+                key: progress_to_dict(progress)
+                for key, progress in self._streams.items()
+            },
+            "failed": [failed_to_dict(entry) for entry in self._failed],
+            "completed_sessions": [
+                {"stream": item.stream_key, "session": item.session.to_dict()}
+                for item in self._completed
+            ],
+            "backfills": [span_to_list(span) for span in self._backfills],
+            "hold": hold_to_dict(self._hold),
         }
+
+
+def _ref(record: MeterRecord) -> str:
+    if record.record_reference_id is None:
+        raise ValueError("outbox records need a record_reference_id")
+    return record.record_reference_id
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()

@@ -13,7 +13,7 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
@@ -21,21 +21,19 @@ from homeassistant.util import dt as dt_util
 from .api import (
     Aggregation,
     EnergyFlowDirection,
-    FlatpeakApiError,
-    FlatpeakAuthError,
-    FlatpeakError,
     FlatpeakNotFoundError,
     MeterRecord,
     TariffDirection,
     Units,
 )
 from .const import CONF_DEVICE_ID, CONF_LOCATION_ID, DOMAIN
+from .helpers import flatpeak_action
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from .api import EnergyCost
-    from .coordinator import FlatpeakConfigEntry
+    from .runtime import FlatpeakConfigEntry
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_START = "start"
@@ -173,20 +171,6 @@ def _object_id(hass: HomeAssistant, entry: FlatpeakConfigEntry, value: str) -> s
     )
 
 
-def _action_error(err: FlatpeakError) -> HomeAssistantError:
-    """Return the translated error of a failed Flatpeak call."""
-    if isinstance(err, FlatpeakAuthError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="auth_failed"
-        )
-    key = "api_error" if isinstance(err, FlatpeakApiError) else "cannot_connect"
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders={"error": str(err)},
-    )
-
-
 def _cost_response(report: EnergyCost) -> dict[str, Any]:
     """Return an `energy_cost` report as an action response."""
     return {
@@ -212,6 +196,7 @@ def _cost_response(report: EnergyCost) -> dict[str, Any]:
     }
 
 
+@flatpeak_action
 async def _async_get_costs(call: ServiceCall) -> ServiceResponse:
     """Return the rows Flatpeak reports for a location or device and a period."""
     entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
@@ -220,19 +205,17 @@ async def _async_get_costs(call: ServiceCall) -> ServiceResponse:
     if device := call.data.get(ATTR_DEVICE_ID):
         object_id = _object_id(call.hass, entry, device)
     aggregation = call.data.get(ATTR_AGGREGATION)
-    try:
-        report = await entry.runtime_data.client.interval_cost(
-            object_id,
-            start,
-            end,
-            tariff_direction=DIRECTIONS[call.data[ATTR_DIRECTION]],
-            aggregation=None if aggregation is None else AGGREGATIONS[aggregation],
-        )
-    except FlatpeakError as err:
-        raise _action_error(err) from err
+    report = await entry.runtime_data.client.interval_cost(
+        object_id,
+        start,
+        end,
+        tariff_direction=DIRECTIONS[call.data[ATTR_DIRECTION]],
+        aggregation=None if aggregation is None else AGGREGATIONS[aggregation],
+    )
     return {**_cost_response(report), "aggregation": aggregation}
 
 
+@flatpeak_action
 async def _async_get_session_cost(call: ServiceCall) -> ServiceResponse:
     """Return what one charging session cost."""
     entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
@@ -245,8 +228,6 @@ async def _async_get_session_cost(call: ServiceCall) -> ServiceResponse:
             translation_key="session_not_found",
             translation_placeholders={"session_id": session_id},
         ) from err
-    except FlatpeakError as err:
-        raise _action_error(err) from err
     response = _cost_response(report)
     rows = report.rows
     return {
@@ -257,6 +238,7 @@ async def _async_get_session_cost(call: ServiceCall) -> ServiceResponse:
     }
 
 
+@flatpeak_action
 async def _async_estimate_cost(call: ServiceCall) -> ServiceResponse:
     """Return what energy used in a period would cost (Flatpeak stores nothing)."""
     entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
@@ -278,12 +260,7 @@ async def _async_estimate_cost(call: ServiceCall) -> ServiceResponse:
         else EnergyFlowDirection.INBOUND,
         tariff_direction=direction,
     )
-    try:
-        estimate = await entry.runtime_data.client.instant_cost(
-            record, non_persistent=True
-        )
-    except FlatpeakError as err:
-        raise _action_error(err) from err
+    estimate = await entry.runtime_data.client.instant_cost(record, non_persistent=True)
     return {
         "direction": call.data[ATTR_DIRECTION],
         "currency": estimate.currency_code,

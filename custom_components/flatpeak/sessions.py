@@ -8,7 +8,9 @@ Three ways to tell a session (SPEC "Devices", ev_charger):
   from the next by at least `SESSION_GAP` without energy.
 
 Session ids are deterministic: `<device id>-<session start epoch>` for `BINARY` and
-`ENERGY_GAP`, the charger's id for `CHARGER_ID`. The open session is kept in a small
+`ENERGY_GAP`, the charger's id for `CHARGER_ID`, and `<device id>-gap-<start epoch>`
+for the sessions of a configured session entity that has no recorded history for
+their time (told by the energy gap instead). The open session is kept in a small
 `SessionState` (persisted by the outbox) so that a session that spans two computations,
 midnight or a restart keeps its id.
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from .metering import IntervalEnergy
 
 _UNAVAILABLE = "unavailable"
+# Marks the ids of sessions told by the energy gap for want of entity history.
+GAP_MARK = "gap"
 _NO_SESSION_IDS = frozenset({"", "unknown", "none", "null"})
 
 
@@ -139,10 +143,46 @@ def assign_sessions(
     `(since, state)` in time order, the first one being the state at the start of the
     computation; it is ignored in `ENERGY_GAP` mode. A session is finished once its end
     is at or before `high_water`, so all of its records are among those built so far.
+
+    Where the session entity's history does not reach back to an interval (purged
+    states, backfilled days, an entity newer than the energy), that interval's
+    sessions are told by the energy gap instead, with ids `<device>-gap-<start>`.
     """
     if mode is SessionMode.ENERGY_GAP:
         return _assign_by_gap(intervals, device_key, high_water, state)
-    return _assign_by_entity(intervals, mode, device_key, high_water, state, history)
+    known_from = _known_from(intervals, history, high_water, state)
+    early = [interval for interval in intervals if interval.start < known_from]
+    if not early:
+        return _assign_by_entity(
+            intervals, mode, device_key, high_water, state, history
+        )
+    gap = _assign_by_gap(early, f"{device_key}-{GAP_MARK}", known_from, SessionState())
+    # The entity takes over where its history starts: a run still open there ends.
+    finished = list(gap.finished)
+    if gap.state.open is not None:
+        finished.append(gap.state.open)
+    rest = _assign_by_entity(
+        intervals[len(early) :], mode, device_key, high_water, state, history
+    )
+    return SessionAssignment(
+        gap.session_ids + rest.session_ids,
+        (*finished, *rest.finished),
+        rest.state,
+    )
+
+
+def _known_from(
+    intervals: Sequence[IntervalEnergy],
+    history: Sequence[tuple[datetime, str]],
+    high_water: datetime,
+    state: SessionState,
+) -> datetime:
+    """Return from when the session entity's state is known in this window."""
+    if state.open is not None or not intervals:
+        return intervals[0].start if intervals else high_water
+    if not history:
+        return high_water
+    return min(since for since, _ in history)
 
 
 def _assign_by_gap(
@@ -264,8 +304,15 @@ def _assign_by_entity(
         if best is None:
             ids.append(None)
             continue
+        # The session's energy covers its charging intervals whole: so does its
+        # start (when the entity noticed the car is inside the first of them).
+        start = best.session.start
+        if interval.energy_wh > 0:
+            start = min(start, interval.start)
         best.session = replace(
-            best.session, energy_wh=best.session.energy_wh + interval.energy_wh
+            best.session,
+            start=start,
+            energy_wh=best.session.energy_wh + interval.energy_wh,
         )
         ids.append(best.session.session_id)
 

@@ -48,6 +48,8 @@ FULL_WINDOW: Final = timedelta(days=7)
 INCREMENTAL_WINDOW: Final = timedelta(days=1)
 # After a longer outage the gap is filled from the last hour written, up to this far.
 MAX_WINDOW: Final = timedelta(days=31)
+# One Flatpeak call and one recorder import per this much of a long rewrite.
+CHUNK: Final = timedelta(days=7)
 _ROUND: Final = 5
 
 STATISTIC_SUFFIXES: Final = {
@@ -161,6 +163,15 @@ class StatisticsWindow:
     hours before it; None when it holds nothing yet)."""
 
 
+def chunks(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Cut [start, end) into rewrites of at most `CHUNK` each."""
+    cuts: list[tuple[datetime, datetime]] = []
+    while start < end:
+        cuts.append((start, min(start + CHUNK, end)))
+        start += CHUNK
+    return cuts
+
+
 class CostStatistics:
     """Writes the hourly cost statistics of one location."""
 
@@ -183,44 +194,58 @@ class CostStatistics:
         """Return the ids of the location's statistics."""
         return [statistic_id(self._location_id, d) for d in STATISTIC_SUFFIXES]
 
-    async def async_update(self, now: datetime, currency: str, *, full: bool) -> None:
-        """Rewrite the trailing window of both statistics up to the last full hour."""
+    async def async_update(
+        self,
+        now: datetime,
+        currency: str,
+        *,
+        full: bool,
+        since: datetime | None = None,
+    ) -> None:
+        """Rewrite both statistics up to the last full hour.
+
+        The trailing window (a week when `full`, else a day), and back to `since`
+        (the oldest record Flatpeak accepted since the last rewrite, e.g. a
+        backfill's), one `CHUNK` per Flatpeak call, the sum carried from chunk to
+        chunk: a year's rewrite never holds the event loop for long.
+        """
         end = floor_hour(now)
+        length = FULL_WINDOW if full else INCREMENTAL_WINDOW
         for direction, (_, label) in STATISTIC_SUFFIXES.items():
             stat_id = statistic_id(self._location_id, direction)
-            window = await self._async_window(
-                stat_id, end, FULL_WINDOW if full else INCREMENTAL_WINDOW
+            window = await self._async_window(stat_id, end, length, since)
+            metadata = statistic_metadata(
+                stat_id, f"Flatpeak {self._title} {label}", currency
             )
-            if window.start >= window.end:
-                continue
-            report = await self._client.interval_cost(
-                self._location_id,
-                window.start,
-                window.end,
-                tariff_direction=direction,
-            )
-            start = first_hour_to_write(
-                window.start,
-                window.end,
-                report.rows,
-                window.first_held,
-            )
-            statistics = cumulative_statistics(
-                hourly_costs(report.rows, start, window.end), window.base_sum
-            )
-            async_add_external_statistics(
-                self._hass,
-                statistic_metadata(
-                    stat_id,
-                    f"Flatpeak {self._title} {label}",
-                    report.currency_code or currency,
-                ),
-                statistics,
-            )
-            self.last_window[stat_id] = (window.start, window.end)
-            LOGGER.debug(
-                "Wrote %s hours of %s from %s", len(statistics), stat_id, start
-            )
+            total = window.base_sum
+            first_held = window.first_held
+            written = 0
+            for chunk_start, chunk_end in chunks(window.start, window.end):
+                report = await self._client.interval_cost(
+                    self._location_id,
+                    chunk_start,
+                    chunk_end,
+                    tariff_direction=direction,
+                )
+                start = chunk_start
+                if not written:
+                    start = first_hour_to_write(
+                        chunk_start, chunk_end, report.rows, first_held
+                    )
+                    if not report.rows and first_held is None and chunk_end < end:
+                        continue  # nothing known here yet: no hours of zero cost
+                rows = cumulative_statistics(
+                    hourly_costs(report.rows, start, chunk_end), total
+                )
+                if not rows:
+                    continue
+                total = rows[-1]["sum"] or 0.0
+                metadata["unit_of_measurement"] = report.currency_code or currency
+                async_add_external_statistics(self._hass, metadata, rows)
+                written += len(rows)
+            if window.start < window.end:
+                self.last_window[stat_id] = (window.start, window.end)
+            LOGGER.debug("Wrote %s hours of %s from %s", written, stat_id, window.start)
         self.last_update = now
 
     async def _async_sums(
@@ -240,9 +265,12 @@ class CostStatistics:
         return list(held.get(stat_id, []))
 
     async def _async_window(
-        self, stat_id: str, end: datetime, length: timedelta
+        self, stat_id: str, end: datetime, length: timedelta, since: datetime | None
     ) -> StatisticsWindow:
-        """Return the window to rewrite: `length` back, or to the last hour held."""
+        """Return the window to rewrite.
+
+        `length` back, or back to the last hour held, or to `since`.
+        """
         recorder = get_instance(self._hass)
         last = await recorder.async_add_executor_job(
             get_last_statistics,
@@ -252,13 +280,19 @@ class CostStatistics:
             True,  # noqa: FBT003 - convert_units, positional for the executor
             {"sum"},
         )
-        start = end - length
+        touched = None if since is None else floor_hour(since)
         if not last.get(stat_id):
-            # Nothing written yet: a week of history, starting from zero.
-            return StatisticsWindow(end - FULL_WINDOW, end, 0.0, None)
+            # Nothing written yet: a week of history, or back to what was sent.
+            start = end - FULL_WINDOW
+            return StatisticsWindow(
+                start if touched is None else min(start, touched), end, 0.0, None
+            )
+        start = end - length
         last_start = _as_datetime(last[stat_id][0]["start"])
         # Fill a gap after an outage longer than the window (bounded).
         start = max(min(start, last_start + HOUR), end - MAX_WINDOW)
+        if touched is not None:
+            start = min(start, touched)
         # Normally the hour just before the window exists (hours are written without
         # holes); look further back only when it does not.
         for lookback in (HOUR, MAX_WINDOW):

@@ -12,7 +12,7 @@ seamlessly from the last row.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.recorder.db_schema import Statistics, StatisticsShortTerm
 from homeassistant.components.recorder.models import (
@@ -75,7 +75,7 @@ def async_import_today(
             short.append(row)
             if end.minute == 0:
                 hourly.append({**row, "start": end - timedelta(hours=1)})
-        metadata: StatisticMetaData = {
+        fields: dict[str, Any] = {
             "has_sum": True,
             "mean_type": StatisticMeanType.NONE,
             "name": None,
@@ -83,6 +83,11 @@ def async_import_today(
             "statistic_id": entity_id,
             "unit_of_measurement": "kWh",
         }
+        # Newer releases require the unit class (the recorder fails to read the
+        # statistics without it); 2025.4 does not know the key.
+        if "unit_class" in StatisticMetaData.__annotations__:
+            fields["unit_class"] = "energy"
+        metadata = cast("StatisticMetaData", fields)
         recorder.async_import_statistics(metadata, short, StatisticsShortTerm)
         recorder.async_import_statistics(metadata, hourly, Statistics)
     if not readings:

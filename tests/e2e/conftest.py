@@ -233,10 +233,16 @@ def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
     """Add the sandbox's demo location and an EV charger, as a user would."""
     home, sandbox = e2e_home, e2e_home.sandbox
     path = "/api/config/config_entries/flow"
-    result = home.post(path, {"handler": "flatpeak", "show_advanced_options": True})
+    result = home.post(path, {"handler": "flatpeak"})
     assert result["type"] == "form", result
     assert result["step_id"] == "user", result
-    assert "api_url" in {field["name"] for field in result["data_schema"]}
+    # The API address waits in a collapsed section, out of an ordinary user's way.
+    fields = {field["name"]: field for field in result["data_schema"]}
+    assert set(fields) == {"account_id", "api_key", "advanced"}
+    advanced = fields["advanced"]
+    assert advanced["type"] == "expandable"
+    assert advanced["expanded"] is False
+    assert [field["name"] for field in advanced["schema"]] == ["api_url"]
     flow_id = result["flow_id"]
     flow_step(
         home,
@@ -245,7 +251,7 @@ def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
         {
             "account_id": sandbox.account_id,
             "api_key": sandbox.api_key,
-            "api_url": sandbox.url,
+            "advanced": {"api_url": sandbox.url},
         },
         "location",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from unittest.mock import PropertyMock, patch
 
 import pytest
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
@@ -25,6 +26,8 @@ from custom_components.flatpeak.const import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from homeassistant.components.recorder.core import Recorder
     from homeassistant.core import HomeAssistant
 
@@ -56,6 +59,17 @@ def auto_enable_custom_integrations(
 @pytest.fixture(autouse=True)
 def allow_loopback_sockets(socket_enabled: None) -> None:
     """Let Home Assistant talk to the sandbox on loopback (the plugin blocks it)."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable the entities that are off by default (as Home Assistant's tests do)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
 
 
 @pytest.fixture

@@ -10,9 +10,23 @@ from homeassistant.components.recorder.statistics import statistics_during_perio
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
+)
+
+from custom_components.flatpeak.const import DOMAIN
+
+from .conftest import (
+    GRID_EXPORT,
+    GRID_IMPORT,
+    LOCATION_TITLE,
+    SOLAR_ENERGY,
+    entry_data,
+    solar_subentry,
 )
 
 if TYPE_CHECKING:
@@ -140,3 +154,52 @@ def meter_puts(sandbox: SandboxServer) -> int:
         for request in sandbox.sandbox.requests
         if request.method == "PUT" and request.path == "/meters/interval"
     )
+
+
+class Home:
+    """Grid meters and a solar panel that move each step."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Start the meters."""
+        self.hass = hass
+        self.values = {GRID_IMPORT: 100.0, GRID_EXPORT: 5.0, SOLAR_ENERGY: 20.0}
+        self.extra: dict[str, float] = {}
+        self.publish()
+
+    def publish(self) -> None:
+        """Set the sensors' states."""
+        for entity_id, value in {**self.values, **self.extra}.items():
+            state_class = "total" if entity_id == GRID_EXPORT else "total_increasing"
+            set_energy(self.hass, entity_id, round(value, 3), state_class=state_class)
+
+    async def async_steps(self, freezer: FrozenDateTimeFactory, count: int) -> None:
+        """Let `count` x 5 minutes pass with energy flowing."""
+        for _ in range(count):
+            for entity_id in self.values:
+                self.values[entity_id] += 0.05
+            for entity_id in self.extra:
+                self.extra[entity_id] += 0.01
+            self.publish()
+            await async_step(self.hass, freezer)
+
+
+async def setup_metering(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sandbox: SandboxServer,
+    subentries: list[dict[str, Any]] | None = None,
+) -> tuple[MockConfigEntry, Home]:
+    """Set up an entry metering the Home's grid and solar (and `subentries`)."""
+    start = next_hour()
+    await async_start(hass, freezer, start - timedelta(minutes=10))
+    home = Home(hass)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=LOCATION_TITLE,
+        unique_id=sandbox.sandbox.demo_location_id,
+        data=entry_data(sandbox),
+        subentries_data=[solar_subentry(sandbox), *(subentries or [])],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return entry, home

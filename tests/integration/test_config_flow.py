@@ -11,10 +11,11 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntryState,
+    ConfigFlowContext,
     ConfigFlowResult,
     SubentryFlowResult,
 )
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.data_entry_flow import FlowResultType, InvalidData, section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -43,6 +44,7 @@ from custom_components.flatpeak.const import (
     SUBENTRY_SOLAR,
 )
 from flatpeak_sandbox import Faults, SandboxServer
+from tests.conftest import ticking_clock
 
 from .conftest import (
     ENERGY_MEASUREMENT,
@@ -71,7 +73,9 @@ CONNECT_FAULTS = [
     pytest.param(lambda f: f.fail_next(status=500), id="server_error"),
     pytest.param(lambda f: f.fail_next(status=503), id="unavailable"),
     pytest.param(lambda f: f.rate_limit_next(), id="rate_limited"),
-    pytest.param(lambda f: f.stall_next(seconds=0.05), id="timeout"),
+    pytest.param(
+        lambda f: f.stall_next(seconds=0.05), id="timeout", marks=ticking_clock()
+    ),
     pytest.param(lambda f: f.garble_next(), id="garbled"),
     pytest.param(lambda f: f.garble_next(mode="shape"), id="wrong_shape"),
 ]
@@ -99,7 +103,7 @@ def _credentials(sandbox: SandboxServer, **overrides: str) -> dict[str, str]:
 
 async def _start(hass: HomeAssistant) -> ConfigFlowResult:
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER, "show_advanced_options": True}
+        DOMAIN, context={"source": SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
@@ -124,6 +128,11 @@ async def _to_create_location(hass: HomeAssistant, sandbox: SandboxServer) -> st
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "create_location"
     return flow_id
+
+
+def _stream_entities(entry: MockConfigEntry) -> dict[str, str]:
+    """Return the source sensor of each stream the loaded entry meters."""
+    return {s.key: s.entity_id for s in entry.runtime_data.metering.streams}
 
 
 def _schema(result: ConfigFlowResult | SubentryFlowResult) -> dict[Any, Any]:
@@ -171,27 +180,45 @@ async def test_full_flow_existing_location(
     entry = result["result"]
     assert entry.unique_id == location_id
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.export_entity == GRID_EXPORT
-
-
-async def test_user_form_hides_api_url_outside_advanced_mode(
-    hass: HomeAssistant,
-) -> None:
-    """The API address is asked for in advanced mode only."""
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert set(_schema(result)) == {CONF_ACCOUNT_ID, CONF_API_KEY}
-
-    result = await _start(hass)
-    assert set(_schema(result)) == {
-        CONF_ACCOUNT_ID,
-        CONF_API_KEY,
-        CONF_API_URL,
+    assert _stream_entities(entry) == {
+        "grid_import": GRID_IMPORT,
+        "grid_export": GRID_EXPORT,
     }
-    (url_key,) = (key for key in _schema(result) if key == CONF_API_URL)
-    assert url_key.default() == DEFAULT_API_URL
+
+
+async def test_user_form_keeps_api_url_out_of_the_way(hass: HomeAssistant) -> None:
+    """The API address is in a collapsed section, whatever the user's mode.
+
+    Newer Home Assistant releases report advanced mode on for every user, so the
+    mode cannot hide it.
+    """
+    contexts: list[ConfigFlowContext] = [
+        {"source": SOURCE_USER},
+        {"source": SOURCE_USER, "show_advanced_options": True},
+    ]
+    for context in contexts:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
+        assert result["type"] is FlowResultType.FORM
+        assert set(_schema(result)) == {CONF_ACCOUNT_ID, CONF_API_KEY, "advanced"}
+        advanced = next(v for k, v in _schema(result).items() if k == "advanced")
+        assert isinstance(advanced, section)
+        assert advanced.options["collapsed"] is True
+        (url_key,) = dict(advanced.schema.schema)
+        assert url_key == CONF_API_URL
+        assert url_key.default() == DEFAULT_API_URL
+
+
+async def test_api_url_from_the_section(
+    hass: HomeAssistant, sandbox: SandboxServer
+) -> None:
+    """The form's section (what the browser sends) sets the API address too."""
+    credentials = _credentials(sandbox)
+    url = credentials.pop(CONF_API_URL)
+    result = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**credentials, "advanced": {CONF_API_URL: f"{url}/"}}
+    )
+    assert result["step_id"] == "location"
 
 
 async def test_user_without_advanced_mode_uses_flatpeak(
@@ -261,7 +288,7 @@ async def test_account_without_locations_offers_new_only(
             None, {CONF_API_URL: "http://127.0.0.1:9"}, "cannot_connect", id="refused"
         ),
         *[
-            pytest.param(p.values[0], {}, "cannot_connect", id=p.id)
+            pytest.param(p.values[0], {}, "cannot_connect", id=p.id, marks=p.marks)
             for p in CONNECT_FAULTS
         ],
         pytest.param(
@@ -600,8 +627,8 @@ async def test_options_take_effect_without_restart(
     after = entry.runtime_data
     assert after is not before
     assert after.interval_minutes == 15
-    assert after.import_entity == EV_ENERGY
-    assert after.export_entity is None
+    assert _stream_entities(entry)["grid_import"] == EV_ENERGY
+    assert "grid_export" not in _stream_entities(entry)
 
     # The form now starts from the options, not from the setup data.
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -666,7 +693,7 @@ async def test_reauth(
     [
         pytest.param(None, "sk_test_wrong", "invalid_auth", id="wrong_key"),
         *[
-            pytest.param(p.values[0], None, "cannot_connect", id=p.id)
+            pytest.param(p.values[0], None, "cannot_connect", id=p.id, marks=p.marks)
             for p in CONNECT_FAULTS
         ],
         pytest.param(
@@ -768,7 +795,10 @@ async def test_reconfigure(
         str(key): (key.description or {}).get("suggested_value")
         for key in _schema(result)
     }
-    assert suggested == {CONF_API_KEY: None, CONF_API_URL: sandbox.url}
+    assert suggested == {CONF_API_KEY: None, "advanced": None}
+    advanced = next(v for k, v in _schema(result).items() if k == "advanced")
+    (url_key,) = dict(advanced.schema.schema)
+    assert url_key.description == {"suggested_value": sandbox.url}
 
     reads = _location_reads(sandbox)
     result = await hass.config_entries.flow.async_configure(
@@ -811,7 +841,7 @@ async def test_reconfigure_unchanged_still_reloads(
             None, {CONF_API_URL: "http://127.0.0.1:9"}, "cannot_connect", id="url"
         ),
         *[
-            pytest.param(p.values[0], {}, "cannot_connect", id=p.id)
+            pytest.param(p.values[0], {}, "cannot_connect", id=p.id, marks=p.marks)
             for p in CONNECT_FAULTS
         ],
         pytest.param(lambda f: f.fail_next(status=400), {}, "unknown", id="other"),
@@ -983,6 +1013,7 @@ async def test_ev_charger_with_session_id_sensor_or_none(
             lambda f: f.stall_next(seconds=0.05, path="/devices"),
             "cannot_connect",
             id="timeout",
+            marks=ticking_clock(),
         ),
         pytest.param(
             lambda f: f.fail_next(2, status=403, path="/devices"),
@@ -1087,7 +1118,7 @@ async def test_subentry_retry_after_clean_failure(
         ),
         (
             {CONF_ENERGY_ENTITY: "sensor.does_not_exist"},
-            {CONF_ENERGY_ENTITY: "not_energy_sensor"},
+            {CONF_ENERGY_ENTITY: "entity_not_found"},
         ),
         # The fixture's solar subentry already uses this sensor.
         ({CONF_ENERGY_ENTITY: SOLAR_ENERGY}, {CONF_ENERGY_ENTITY: "entity_in_use"}),
@@ -1264,7 +1295,7 @@ async def test_subentry_removal_removes_device(
     device_registry: dr.DeviceRegistry,
     subentry_type: str,
 ) -> None:
-    """Removing a device's subentry removes its HA device; the entry reloads."""
+    """Removing a device's subentry removes its HA device; nothing reloads."""
     entry = init_integration
     subentry_id = await _add_subentry(hass, entry, subentry_type)
     device_id = entry.subentries[subentry_id].data[CONF_DEVICE_ID]
@@ -1276,7 +1307,8 @@ async def test_subentry_removal_removes_device(
     assert device_registry.async_get_device({(DOMAIN, device_id)}) is None
     assert subentry_id not in entry.subentries
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data is not before
+    assert entry.runtime_data is before
+    assert subentry_id not in _stream_entities(entry)
     # The location device and the other devices stay.
     assert (
         device_registry.async_get_device({(DOMAIN, entry.data[CONF_LOCATION_ID])})

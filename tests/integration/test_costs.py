@@ -12,6 +12,8 @@ from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.flatpeak.cost_coordinator import entry_owners
+
 from .cost_data import (
     NOW,
     TODAY_START,
@@ -53,17 +55,26 @@ def counts(server: SandboxServer) -> tuple[int, int, int]:
 
 
 async def move(hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: str) -> None:
-    """Move the clock and let every timer due run."""
+    """Move the clock and let every timer due run (refreshes run in the background)."""
     freezer.move_to(when)
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
-async def submitted(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Play a metering cycle in which Flatpeak accepted records."""
-    metering = entry.runtime_data.metering
+async def submitted(
+    hass: HomeAssistant, entry: MockConfigEntry, since: str | None = None
+) -> None:
+    """Play a metering cycle in which Flatpeak accepted records of every owner."""
+    runtime = entry.runtime_data
+    metering = runtime.metering
+    if since is not None:
+        runtime.outbox.statistics_from = dt_util.parse_datetime(since)
     metering.async_set_updated_data(
-        replace(metering.data, last_submission=dt_util.utcnow())
+        replace(
+            metering.data,
+            last_submission=dt_util.utcnow(),
+            changed=entry_owners(entry),
+        )
     )
     await hass.async_block_till_done()
 
@@ -75,6 +86,17 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     return found.state
 
 
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, until: str
+) -> None:
+    """Let time pass 5 minutes at a time up to `until`, every timer running."""
+    end = dt_util.parse_datetime(until)
+    assert end is not None
+    while dt_util.utcnow() < end:
+        step = min(timedelta(minutes=5), end - dt_util.utcnow())
+        await move(hass, freezer, (dt_util.utcnow() + step).isoformat())
+
+
 async def test_call_schedule(
     hass: HomeAssistant,
     cost_entry: MockConfigEntry,
@@ -82,7 +104,7 @@ async def test_call_schedule(
     cost_sandbox: SandboxServer,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """Flatpeak is asked only when its answer can have changed.
+    """Flatpeak is asked only for what accepted records changed, every 15 min.
 
     Setup: 2 location + 3 device DAY reports, 2 statistics reports; 2 price series;
     the finished and the running EV session.
@@ -91,31 +113,40 @@ async def test_call_schedule(
     assert counts(cost_sandbox) == (7, 2, 2)
 
     # Nothing was submitted: time passing alone calls nothing.
-    await move(hass, freezer, "2025-06-11T20:35:00+00:00")
+    await advance(hass, freezer, "2025-06-11T20:35:00+00:00")
     assert counts(cost_sandbox) == (7, 2, 2)
 
-    # A submission got records accepted: 5 DAY reports and the running session; the
-    # statistics of this hour were written already.
+    # A submission got records accepted: at the next refresh (at most 15 minutes
+    # later) 5 DAY reports and the running session; this hour's statistics were
+    # written already.
     cost_sandbox.sandbox.store_records(
         [record(bst(6, 11, 21), bst(6, 11, 21, 30), 1.0)]
     )
-    await submitted(hass, cost_entry)
+    await submitted(hass, cost_entry, since="2025-06-11T20:00:00+00:00")
+    assert counts(cost_sandbox) == (7, 2, 2)
+    await advance(hass, freezer, "2025-06-11T20:51:00+00:00")
     assert counts(cost_sandbox) == (12, 2, 3)
     # 1.47 + 1.0 kWh x 0.25 (21:00-21:30 BST) = 1.72
     assert float(state(hass, IMPORT_TODAY)) == pytest.approx(1.72)
 
-    # The first accepted submission of a new UTC hour also writes its statistics.
-    await move(hass, freezer, "2025-06-11T21:05:00+00:00")
-    await submitted(hass, cost_entry)
+    # The first refresh of a new UTC hour writes the statistics of what was
+    # accepted since they were last written.
+    await advance(hass, freezer, "2025-06-11T21:06:00+00:00")
+    assert counts(cost_sandbox) == (14, 2, 3)
+    await submitted(hass, cost_entry, since="2025-06-11T20:30:00+00:00")
+    await advance(hass, freezer, "2025-06-11T21:21:00+00:00")
     assert counts(cost_sandbox) == (19, 2, 4)
 
     # Flatpeak's next_update (23:00 BST = 22:00 UTC): the two price series only.
-    await move(hass, freezer, "2025-06-11T22:00:01+00:00")
+    await advance(hass, freezer, "2025-06-11T22:01:00+00:00")
     assert counts(cost_sandbox) == (19, 4, 4)
+    await advance(hass, freezer, "2025-06-11T22:06:00+00:00")
+    assert counts(cost_sandbox) == (21, 4, 4)
 
-    # Local midnight (23:00 UTC): a new day, fetched again, with the week's rewrite.
-    await move(hass, freezer, "2025-06-11T23:00:01+00:00")
-    assert counts(cost_sandbox) == (26, 4, 5)
+    # Local midnight (23:00 UTC): a new day from what is known, with the week's
+    # statistics rewrite; nothing new was accepted, so no report is fetched.
+    await advance(hass, freezer, "2025-06-11T23:00:01+00:00")
+    assert counts(cost_sandbox) == (23, 4, 4)
     today = hass.states.get(IMPORT_TODAY)
     assert today is not None
     assert float(today.state) == 0.0
@@ -125,9 +156,9 @@ async def test_call_schedule(
 
     # The night rate starts at 00:30 BST: the price sensor steps without a call.
     assert float(state(hass, IMPORT_PRICE)) == 0.25
-    await move(hass, freezer, "2025-06-11T23:30:00+00:00")
+    await advance(hass, freezer, "2025-06-11T23:30:00+00:00")
     assert float(state(hass, IMPORT_PRICE)) == 0.07
-    assert counts(cost_sandbox) == (26, 4, 5)
+    assert counts(cost_sandbox) == (23, 4, 4)
 
 
 async def test_month_start_resets(
@@ -159,14 +190,15 @@ async def test_server_error_backs_off_and_recovers(
     await setup_entry(hass, cost_entry, hass_storage)
     cost_sandbox.sandbox.faults.fail_next(2, status=503, path="/costs/interval")
     await submitted(hass, cost_entry)
+    await move(hass, freezer, "2025-06-11T20:20:01+00:00")
     assert state(hass, IMPORT_TODAY) == STATE_UNAVAILABLE
     assert state(hass, HEAT_PUMP_TODAY) == STATE_UNAVAILABLE
     # The first retry (60 s ± 20 %) fails again: still unavailable, not logged again.
-    await move(hass, freezer, "2025-06-11T20:06:15+00:00")
+    await move(hass, freezer, "2025-06-11T20:21:15+00:00")
     assert state(hass, IMPORT_TODAY) == STATE_UNAVAILABLE
     assert caplog.text.count("Error fetching flatpeak costs data") == 1
     # The second waits twice as long (120 s ± 20 %).
-    await move(hass, freezer, "2025-06-11T20:08:45+00:00")
+    await move(hass, freezer, "2025-06-11T20:23:45+00:00")
     assert float(state(hass, IMPORT_TODAY)) == pytest.approx(1.47)
     assert "Fetching flatpeak costs data recovered" in caplog.text
 
@@ -184,11 +216,12 @@ async def test_rate_limit_waits_and_never_reauths(
         1, retry_after=300, path="/costs/interval"
     )
     await submitted(hass, cost_entry)
+    await move(hass, freezer, "2025-06-11T20:20:01+00:00")
     assert state(hass, IMPORT_TODAY) == STATE_UNAVAILABLE
     calls = request_count(cost_sandbox, "/costs/interval")
-    await move(hass, freezer, "2025-06-11T20:09:00+00:00")
+    await move(hass, freezer, "2025-06-11T20:24:00+00:00")
     assert request_count(cost_sandbox, "/costs/interval") == calls
-    await move(hass, freezer, "2025-06-11T20:10:01+00:00")
+    await move(hass, freezer, "2025-06-11T20:25:02+00:00")
     assert float(state(hass, IMPORT_TODAY)) == pytest.approx(1.47)
     assert not hass.config_entries.flow.async_progress_by_handler("flatpeak")
 
@@ -198,11 +231,13 @@ async def test_forbidden_starts_reauth(
     cost_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     cost_sandbox: SandboxServer,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """403 (after the client logged in again): the reauth flow starts."""
     await setup_entry(hass, cost_entry, hass_storage)
     cost_sandbox.sandbox.faults.fail_next(2, status=403, path="/costs/interval")
     await submitted(hass, cost_entry)
+    await move(hass, freezer, "2025-06-11T20:20:01+00:00")
     assert state(hass, IMPORT_TODAY) == STATE_UNAVAILABLE
     flows = hass.config_entries.flow.async_progress_by_handler("flatpeak")
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
@@ -217,6 +252,7 @@ async def test_unavailable_until_flatpeak_answers(
 ) -> None:
     """Flatpeak down at startup: unavailable (never 0); the entry still loads."""
     cost_sandbox.sandbox.faults.fail_next(1, status=500, path="/costs/interval")
+    cost_sandbox.sandbox.faults.fail_next(1, status=500, path="/prices")
     await setup_entry(hass, cost_entry, hass_storage)
     assert state(hass, IMPORT_TODAY) == STATE_UNAVAILABLE
     assert state(hass, IMPORT_PRICE) == STATE_UNAVAILABLE
@@ -258,6 +294,7 @@ async def test_statistics_window_lengths(
     (start, end), _ = statistics.last_window.values()
     assert end - start == timedelta(days=7)
     await move(hass, freezer, "2025-06-11T21:05:00+00:00")
-    await submitted(hass, cost_entry)
+    await submitted(hass, cost_entry, since="2025-06-11T20:30:00+00:00")
+    await move(hass, freezer, "2025-06-11T21:20:01+00:00")
     (start, end), _ = statistics.last_window.values()
     assert end - start == timedelta(days=1)

@@ -130,6 +130,9 @@ async def test_diagnostics_show_the_outbox_without_secrets(
     assert tokens
     assert all(token not in text for token in tokens)
     assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
+    # The entry title is the home's address: never in diagnostics.
+    assert "Test Street" not in text
+    assert diagnostics["entry"]["title"] == "**REDACTED**"
     outbox = diagnostics["metering"]["outbox"]
     assert outbox["pending_count"] > 0
     assert outbox["oldest_pending"]["device_id"] == EV_ID

@@ -23,6 +23,7 @@ from custom_components.flatpeak.const import (
     LOGGER,
 )
 from custom_components.flatpeak.entity import FlatpeakEntity
+from tests.conftest import ticking_clock
 
 from .conftest import LOCATION_TITLE, entry_data
 
@@ -83,7 +84,9 @@ async def test_setup_registers_devices_and_unloads(
         pytest.param(lambda f: f.fail_next(status=422), id="refused"),
         pytest.param(lambda f: f.rate_limit_next(), id="rate_limited"),
         pytest.param(lambda f: f.garble_next(path="/locations/"), id="garbled"),
-        pytest.param(lambda f: f.stall_next(seconds=0.05), id="timeout"),
+        pytest.param(
+            lambda f: f.stall_next(seconds=0.05), id="timeout", marks=ticking_clock()
+        ),
     ],
 )
 async def test_setup_not_ready_then_recovers(
@@ -186,7 +189,15 @@ async def test_base_entity(
     assert device_entity.unique_id == f"{device_id}_cost_today"
     assert device_entity.device_info is not None
     assert device_entity.device_info["identifiers"] == {(DOMAIN, device_id)}
-    assert device_entity.device_info["via_device"] == (DOMAIN, location_id)
+    # The device hangs under the location device (registered at setup).
+    registry = dr.async_get(hass)
+    devices = {
+        identifier: device
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        for _, identifier in device.identifiers
+    }
+    assert location_id is not None
+    assert devices[device_id].via_device_id == devices[location_id].id
 
 
 async def test_damaged_outbox_records_raise_an_issue(

@@ -25,6 +25,8 @@ from .metering_common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -125,7 +127,7 @@ async def test_a_closed_interval_leaves_once_the_recorder_compiled_it(
         await async_step(hass, freezer)
         # The recorder commits just after announcing; the cycle looks 2 s later.
         await async_step(hass, freezer, timedelta(seconds=3))
-        compiled = await async_compiled_until(hass)
+        compiled = await async_compiled_until(hass, [GRID_IMPORT])
         assert compiled is not None
         # Every interval whose statistics exist has been sent, at once.
         last_closed = align_down(compiled, 30)
@@ -155,8 +157,10 @@ async def test_a_late_commit_is_looked_for_again(
     real = async_compiled_until
     stale = {"reads": 0}
 
-    async def lagging(hass: HomeAssistant) -> datetime | None:
-        compiled = await real(hass)
+    async def lagging(
+        hass: HomeAssistant, statistic_ids: Iterable[str]
+    ) -> datetime | None:
+        compiled = await real(hass, statistic_ids)
         if stale["reads"] and compiled is not None:
             stale["reads"] -= 1
             return compiled - timedelta(minutes=5)
@@ -170,7 +174,8 @@ async def test_a_late_commit_is_looked_for_again(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     # Up to the step whose compile closes the interval [start - 30 min, start).
-    while (await real(hass) or start) < start - timedelta(minutes=5):
+    before = start - timedelta(hours=1)  # nothing compiled yet
+    while (await real(hass, [GRID_IMPORT]) or before) < start - timedelta(minutes=5):
         await async_step(hass, freezer)
         await async_step(hass, freezer, timedelta(seconds=3))
     assert sent(sandbox) == []
@@ -179,7 +184,7 @@ async def test_a_late_commit_is_looked_for_again(
     set_energy(hass, GRID_IMPORT, 100.5)
     await async_step(hass, freezer)
     await async_step(hass, freezer, timedelta(seconds=3))
-    assert await real(hass) == start
+    assert await real(hass, [GRID_IMPORT]) == start
     assert sent(sandbox) == []  # the first look read the statistics before
     await async_step(hass, freezer, timedelta(seconds=12))
     assert [r.end_time for r in sent(sandbox)] == [start]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.flatpeak.const import (
     CONF_DEVICE_ID,
@@ -23,18 +22,12 @@ from .conftest import (
     GRID_EXPORT,
     GRID_IMPORT,
     HEAT_PUMP_ENERGY,
-    LOCATION_TITLE,
     SOLAR_ENERGY,
-    entry_data,
-    solar_subentry,
 )
 from .metering_common import (
-    async_start,
     async_statistics_wh,
-    async_step,
     meter_puts,
-    next_hour,
-    set_energy,
+    setup_metering,
 )
 
 if TYPE_CHECKING:
@@ -54,54 +47,6 @@ def enable_statistics() -> bool:
     return True
 
 
-class Home:
-    """Grid meters and a solar panel that move each step."""
-
-    def __init__(self, hass: HomeAssistant) -> None:
-        """Start the meters."""
-        self.hass = hass
-        self.values = {GRID_IMPORT: 100.0, GRID_EXPORT: 5.0, SOLAR_ENERGY: 20.0}
-        self.extra: dict[str, float] = {}
-        self.publish()
-
-    def publish(self) -> None:
-        """Set the sensors' states."""
-        for entity_id, value in {**self.values, **self.extra}.items():
-            state_class = "total" if entity_id == GRID_EXPORT else "total_increasing"
-            set_energy(self.hass, entity_id, round(value, 3), state_class=state_class)
-
-    async def async_steps(self, freezer: FrozenDateTimeFactory, count: int) -> None:
-        """Let `count` x 5 minutes pass with energy flowing."""
-        for _ in range(count):
-            for entity_id in self.values:
-                self.values[entity_id] += 0.05
-            for entity_id in self.extra:
-                self.extra[entity_id] += 0.01
-            self.publish()
-            await async_step(self.hass, freezer)
-
-
-async def _setup(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    sandbox: SandboxServer,
-    subentries: list[dict[str, Any]] | None = None,
-) -> tuple[MockConfigEntry, Home]:
-    start = next_hour()
-    await async_start(hass, freezer, start - timedelta(minutes=10))
-    home = Home(hass)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=LOCATION_TITLE,
-        unique_id=sandbox.sandbox.demo_location_id,
-        data=entry_data(sandbox),
-        subentries_data=[solar_subentry(sandbox), *(subentries or [])],
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    return entry, home
-
-
 def _once_each(sandbox: SandboxServer) -> Counter[str | None]:
     counts = Counter(r.record_reference_id for r in sandbox.sandbox.records())
     assert counts, "nothing arrived"
@@ -113,7 +58,7 @@ async def test_ambiguous_failures_never_store_twice(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
 ) -> None:
     """500s, cut answers, 429 and an expired token: each record stored exactly once."""
-    entry, home = await _setup(hass, freezer, sandbox)
+    entry, home = await setup_metering(hass, freezer, sandbox)
     metering = entry.runtime_data.metering
     faults = sandbox.sandbox.faults
     await home.async_steps(freezer, 10)
@@ -165,35 +110,44 @@ async def test_ambiguous_failures_never_store_twice(
         )
 
 
-async def test_failed_check_resends_identical_records(
+async def test_failed_check_sends_nothing_again_until_flatpeak_can_say(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
 ) -> None:
-    """When Flatpeak cannot say what it holds, the identical records go again."""
-    sandbox.sandbox.dedup = "replace"
-    entry, home = await _setup(hass, freezer, sandbox)
+    """When Flatpeak cannot say what it holds, nothing goes again until it can.
+
+    Sending the records again blind would store them twice at a Flatpeak that
+    keeps duplicates: the check is retried with the back-off instead.
+    """
+    entry, home = await setup_metering(hass, freezer, sandbox)
     await home.async_steps(freezer, 10)
     faults = sandbox.sandbox.faults
     faults.drop_next(path=PUT_PATH, mode="mid_response")
-    faults.fail_next(3, path="/costs/interval/")
+    faults.fail_next(100, path="/costs/interval/")
     before = meter_puts(sandbox)
-    await home.async_steps(freezer, 8)
-    puts = [
-        r.body
-        for r in sandbox.sandbox.requests
-        if r.method == "PUT" and r.path == PUT_PATH
-    ][before:]
-    assert len(puts) >= 2
-    first = {record["record_reference_id"]: record for record in puts[0]}
-    again = {record["record_reference_id"]: record for record in puts[1]}
-    assert first.items() <= again.items()
-    assert entry.runtime_data.metering.data.pending_records == 0
+    seen = len(sandbox.sandbox.requests)
+    await home.async_steps(freezer, 6)
+    metering = entry.runtime_data.metering
+    assert metering.outbox.has_in_flight
+    assert meter_puts(sandbox) == before + 1  # the cut one only
+    checks = [
+        r
+        for r in sandbox.sandbox.requests[seen:]
+        if r.path.startswith("/costs/interval/") and "aggregation" not in r.query
+    ]
+    assert checks
+    assert {r.fault for r in checks} == {"fail"}
+    faults.clear()
+    await home.async_steps(freezer, 12)
+    assert not metering.outbox.has_in_flight
+    assert metering.data.pending_records == 0
+    _once_each(sandbox)
 
 
 async def test_forbidden_starts_reauth(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
 ) -> None:
     """A 403 that survives a fresh token asks the user for a new key."""
-    entry, home = await _setup(hass, freezer, sandbox)
+    entry, home = await setup_metering(hass, freezer, sandbox)
     sandbox.sandbox.faults.fail_next(2, status=403, path=PUT_PATH)
     await home.async_steps(freezer, 10)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -205,7 +159,7 @@ async def test_tariff_pending_raises_issue_and_waits(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
 ) -> None:
     """422 pending_connect: a repair issue; retried every 15 minutes, then sent."""
-    entry, home = await _setup(hass, freezer, sandbox)
+    entry, home = await setup_metering(hass, freezer, sandbox)
     location = sandbox.sandbox.demo_location_id
     assert location is not None
     sandbox.sandbox.faults.set_pending_connect(location)
@@ -258,7 +212,7 @@ async def test_rejected_records_and_missing_sensor_raise_issues(
             CONF_DEVICE_ID: "dev_boiler",
         },
     }
-    entry, home = await _setup(hass, freezer, sandbox, [unknown_device, gone])
+    entry, home = await setup_metering(hass, freezer, sandbox, [unknown_device, gone])
     assert entry.state is ConfigEntryState.LOADED
     home.extra[HEAT_PUMP_ENERGY] = 3.0
     await home.async_steps(freezer, 10)

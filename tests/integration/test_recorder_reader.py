@@ -6,11 +6,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.components.recorder.db_schema import StatisticsShortTerm
-from homeassistant.components.recorder.models import (
-    StatisticData,
-    StatisticMeanType,
-    StatisticMetaData,
-)
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.setup import async_setup_component
@@ -25,6 +20,7 @@ from custom_components.flatpeak.metering import (
     SumAnchor,
     align_down,
     compute_intervals,
+    life_anchor,
 )
 from custom_components.flatpeak.recorder_reader import (
     async_compiled_until,
@@ -33,9 +29,15 @@ from custom_components.flatpeak.recorder_reader import (
     async_read_statistic_rows,
 )
 
+from .history import energy_metadata
+
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.components.recorder.core import Recorder
+    from homeassistant.components.recorder.models import (
+        StatisticData,
+        StatisticMetaData,
+    )
     from homeassistant.core import HomeAssistant
 
 ENERGY_ATTRS = {
@@ -77,7 +79,9 @@ async def test_reads_compiled_five_minute_statistics(
         do_adhoc_statistics(hass, start=base + timedelta(minutes=minutes))
     await async_wait_recording_done(hass)
 
-    assert await async_compiled_until(hass) == base + timedelta(minutes=15)
+    assert await async_compiled_until(hass, ["sensor.grid"]) == base + timedelta(
+        minutes=15
+    )
     rows = await async_read_statistic_rows(
         hass, "sensor.grid", base, base + timedelta(minutes=15)
     )
@@ -91,8 +95,10 @@ async def test_reads_compiled_five_minute_statistics(
     assert await async_read_anchor(
         hass, "sensor.grid", base + timedelta(minutes=10)
     ) == (SumAnchor(base + timedelta(minutes=10), rows[1].sum_kwh))
-    # No statistics before: the sum is 0 there (HA's sum starts at the first state).
-    assert await async_read_anchor(hass, "sensor.grid", base) == SumAnchor(base, 0.0)
+    # No statistics before: where the sum starts is told by the first row, a
+    # 5-minute one compiled from states, whose sum starts at 0 at the first state.
+    assert await async_read_anchor(hass, "sensor.grid", base) is None
+    assert life_anchor(rows) == SumAnchor(base, 0.0)
 
     window = compute_intervals(
         rows,
@@ -111,33 +117,25 @@ async def test_reads_compiled_five_minute_statistics(
 async def test_nothing_compiled_on_an_empty_database(
     recorder_mock: Recorder, hass: HomeAssistant
 ) -> None:
-    """The recorder marks where compiling starts; no rows for unknown ids."""
-    compiled = await async_compiled_until(hass)
-    assert compiled is not None
-    assert compiled <= dt_util.utcnow()
+    """Nothing compiled for sensors without statistics; no rows for unknown ids."""
+    assert await async_compiled_until(hass, ["sensor.nothing"]) is None
+    now = dt_util.utcnow()
     assert (
         await async_read_statistic_rows(
-            hass, "sensor.nothing", compiled - timedelta(hours=1), compiled
+            hass, "sensor.nothing", now - timedelta(hours=1), now
         )
         == []
     )
 
 
 def _metadata(statistic_id: str) -> StatisticMetaData:
-    return {
-        "has_sum": True,
-        "mean_type": StatisticMeanType.NONE,
-        "name": None,
-        "source": "recorder",
-        "statistic_id": statistic_id,
-        "unit_of_measurement": "kWh",
-    }
+    return energy_metadata(statistic_id)
 
 
 async def test_hourly_fallback_beyond_short_term_retention(
     recorder_mock: Recorder, hass: HomeAssistant
 ) -> None:
-    """Old periods come from hourly statistics, recent ones from 5-minute ones."""
+    """Hour by hour: 5-minute rows where the hour has any, else the hourly row."""
     keep_days = get_instance(hass).keep_days
     old = align_down(dt_util.utcnow() - timedelta(days=keep_days + 5), 60)
     hourly: list[StatisticData] = [
@@ -161,15 +159,15 @@ async def test_hourly_fallback_beyond_short_term_retention(
     rows = await async_read_statistic_rows(
         hass, "sensor.old_meter", start, old + timedelta(minutes=195)
     )
-    # Hourly rows ending after `start` up to the first hour with 5-minute rows
-    # (old+3:00), then 5-minute rows from there.
+    # Hourly rows ending after `start` for the hours without 5-minute rows, then
+    # the 5-minute rows (the third hour has some from old+2:30 on).
     assert [(r.start - old, r.end - old, round(r.sum_kwh, 6)) for r in rows] == [
         (timedelta(hours=0), timedelta(hours=1), 1.0),
         (timedelta(hours=1), timedelta(hours=2), 2.0),
-        (timedelta(hours=2), timedelta(hours=3), 3.5),
-        (timedelta(minutes=180), timedelta(minutes=185), 3.6),
-        (timedelta(minutes=185), timedelta(minutes=190), 3.7),
-        (timedelta(minutes=190), timedelta(minutes=195), 3.8),
+        *(
+            (timedelta(minutes=m), timedelta(minutes=m + 5), round(3.0 + i / 10, 6))
+            for i, m in enumerate(range(150, 195, 5))
+        ),
     ]
 
     window = compute_intervals(
@@ -179,10 +177,13 @@ async def test_hourly_fallback_beyond_short_term_retention(
         interval_minutes=15,
         anchor=SumAnchor(start, 0.5),
     )
+    # The purged first half of the third hour has no rows: its energy is in the
+    # next interval with data (nothing is lost, the total is the sums' difference).
     assert [(i.start - old, i.minutes, i.energy_wh) for i in window.intervals] == [
         (timedelta(minutes=30), 30, 500),  # rest of the first hour
         (timedelta(hours=1), 60, 1000),
-        (timedelta(hours=2), 60, 1500),
+        (timedelta(minutes=150), 15, 1200),
+        (timedelta(minutes=165), 15, 300),
         (timedelta(hours=3), 15, 300),
     ]
 
@@ -198,7 +199,7 @@ async def test_hourly_fallback_beyond_short_term_retention(
 async def test_anchor_before_the_first_statistic_and_after_a_long_gap(
     recorder_mock: Recorder, hass: HomeAssistant
 ) -> None:
-    """Before a sensor's first statistic its sum is 0; after a gap the sum carries."""
+    """Before a sensor's first statistic no sum is known; after a gap it carries."""
     now = align_down(dt_util.utcnow(), 60)
     first = now - timedelta(hours=3)
     # A new meter: the first hour holds 2 kWh (its first 5-minute row 0.167 kWh).
@@ -218,10 +219,13 @@ async def test_anchor_before_the_first_statistic_and_after_a_long_gap(
     )
     await async_wait_recording_done(hass)
 
-    # Not the sum at the end of the first hour (2.0): nothing was counted before.
-    assert await async_read_anchor(hass, "sensor.new_meter", first) == SumAnchor(
-        first, 0.0
+    # Not the sum at the end of the first hour (2.0): nothing was counted before,
+    # and its first 5-minute row says the sum started at 0 there.
+    assert await async_read_anchor(hass, "sensor.new_meter", first) is None
+    rows = await async_read_statistic_rows(
+        hass, "sensor.new_meter", first, first + timedelta(hours=1)
     )
+    assert life_anchor(rows) == SumAnchor(first, 0.0)
     assert await async_read_anchor(hass, "sensor.quiet_meter", now) == SumAnchor(
         now, 7.5
     )
@@ -230,7 +234,7 @@ async def test_anchor_before_the_first_statistic_and_after_a_long_gap(
 async def test_recent_window_uses_only_five_minute_rows(
     recorder_mock: Recorder, hass: HomeAssistant
 ) -> None:
-    """Inside retention hourly rows are never mixed in."""
+    """An hour with 5-minute rows is read from them, not from its hourly row."""
     recent = align_down(dt_util.utcnow() - timedelta(days=1), 60)
     async_import_statistics(
         hass, _metadata("sensor.meter"), [{"start": recent, "sum": 9.0, "state": 9.0}]

@@ -63,13 +63,13 @@ async def test_tariff_issue_retried_every_15_minutes(
     calls = request_count(cost_sandbox, "/costs/interval")
     freezer.move_to("2025-06-11T20:19:00+00:00")
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert request_count(cost_sandbox, "/costs/interval") == calls
 
     cost_sandbox.sandbox.faults.set_pending_connect(LOCATION_ID, pending=False)
     freezer.move_to("2025-06-11T20:20:01+00:00")
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     state = hass.states.get(IMPORT_TODAY)
     assert state is not None
     assert float(state.state) == pytest.approx(1.47)

@@ -18,6 +18,7 @@ from homeassistant.const import (
     EntityCategory,
     Platform,
 )
+from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import snapshot_platform
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
@@ -37,7 +38,6 @@ from .cost_data import (
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers import entity_registry as er
     from pytest_homeassistant_custom_component.common import MockConfigEntry
     from syrupy.assertion import SnapshotAssertion
 
@@ -71,6 +71,7 @@ def value(
     return state
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_snapshot(
     hass: HomeAssistant,
     cost_entry: MockConfigEntry,
@@ -159,8 +160,9 @@ async def test_device_costs(
     assert float(energy.state) == 5.0
     assert energy.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
     assert energy.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENERGY
-    assert energy.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL
-    assert energy.attributes[ATTR_LAST_RESET] == TODAY_START.isoformat()
+    # Not a meter: no state class, so the energy dashboard does not offer it.
+    assert ATTR_STATE_CLASS not in energy.attributes
+    assert ATTR_LAST_RESET not in energy.attributes
 
     heat_pump = "dev_00000000000000000000a991"
     assert float(value(hass, entity_registry, heat_pump, "cost_today").state) == 0.14
@@ -223,5 +225,10 @@ async def test_metering_sensors(
     )
     assert entry is not None
     assert entry.entity_category is EntityCategory.DIAGNOSTIC
+    # It changes at every submission: off by default, out of the logbook's way.
+    assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    entity_registry.async_update_entity(entry.entity_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(cost_entry.entry_id)
+    await hass.async_block_till_done()
     state = value(hass, entity_registry, LOCATION_ID, "last_submission")
     assert state.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.TIMESTAMP

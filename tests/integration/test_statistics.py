@@ -176,7 +176,7 @@ async def test_corrections_land_in_their_hour(
     # The next local midnight (23:00 UTC) starts the daily rewrite of the week.
     freezer.move_to("2025-06-11T23:00:30+00:00")
     async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     after = await hours(hass, IMPORT_ID)
     assert after[utc(9, 16)][0] == pytest.approx(0.35)
     # The week's rewrite adds no zero hours before the first one written.

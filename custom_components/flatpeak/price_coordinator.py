@@ -1,0 +1,148 @@
+"""The price coordinator: today's and tomorrow's prices, fetched at `next_update`.
+
+Flatpeak publishes prices as periods of constant price and says when it will publish
+more (`next_update`). The coordinator fetches import and export prices from the
+start of the location's day to the end of tomorrow, then only at `next_update`; in
+between, its update runs at each period boundary without calling Flatpeak, so that
+the current price steps on time (as tibber's price coordinator does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Final
+
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .api import FlatpeakError, TariffDirection
+from .const import DOMAIN, LOGGER
+from .costs import day_start
+from .helpers import Retry, flatpeak_failure, update_failed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+
+    from .api import FlatpeakClient, Location, PricePeriod, PriceSeries
+
+PRICE_DAYS: Final = 2
+# When Flatpeak gives no usable next_update: ask again this often at most.
+FALLBACK_REFRESH: Final = timedelta(hours=6)
+MIN_REFRESH: Final = timedelta(minutes=15)
+PRICE_BACKOFF: Final = 60.0
+DIRECTIONS: Final = (TariffDirection.IMPORT, TariffDirection.EXPORT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PriceData:
+    """The price periods Flatpeak published, and the ones in force now."""
+
+    currency: str
+    series: Mapping[TariffDirection, PriceSeries] = field(default_factory=dict)
+    current: Mapping[TariffDirection, PricePeriod] = field(default_factory=dict)
+    next_update: datetime | None = None
+
+
+def next_boundary(
+    series: Mapping[TariffDirection, PriceSeries], now: datetime
+) -> datetime | None:
+    """Return the next time a price period of any direction ends."""
+    ends = [
+        period.valid_to
+        for prices in series.values()
+        for period in prices.periods
+        if period.valid_to > now
+    ]
+    return min(ends, default=None)
+
+
+class FlatpeakPriceCoordinator(DataUpdateCoordinator[PriceData]):
+    """Holds the location's published prices; steps through them on time."""
+
+    config_entry: ConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        *,
+        client: FlatpeakClient,
+        location: Location,
+        timezone: tzinfo,
+    ) -> None:
+        """Fetch the prices of the entry's location."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} prices",
+            update_interval=MIN_REFRESH,
+        )
+        self.client = client
+        self.location_id = location.id
+        self.currency: str = location.currency_code or hass.config.currency
+        self.zone = timezone
+        self._series: dict[TariffDirection, PriceSeries] = {}
+        self._fetch_at: datetime | None = None
+        self._retry = Retry(PRICE_BACKOFF)
+        self.calls = 0
+
+    async def _async_update_data(self) -> PriceData:
+        """Fetch when Flatpeak publishes more; else step to the current period."""
+        now = dt_util.utcnow()
+        if self._fetch_at is None or now >= self._fetch_at:
+            try:
+                await self._async_fetch(now)
+            except FlatpeakError as err:
+                raise self._failed(err) from err
+            self._retry.succeeded(self.hass, self.config_entry, answered=True)
+        current = {
+            direction: period
+            for direction, prices in self._series.items()
+            if (period := prices.price_at(now)) is not None
+        }
+        wake = [self._fetch_at] if self._fetch_at is not None else []
+        if (boundary := next_boundary(self._series, now)) is not None:
+            wake.append(boundary)
+        self.update_interval = max(
+            min(wake, default=now + MIN_REFRESH) - now, timedelta(seconds=1)
+        )
+        return PriceData(
+            currency=self.currency,
+            series=dict(self._series),
+            current=current,
+            next_update=self._fetch_at,
+        )
+
+    async def _async_fetch(self, now: datetime) -> None:
+        start = day_start(now, self.zone)
+        end = day_start(start + timedelta(days=PRICE_DAYS, hours=12), self.zone)
+        series: dict[TariffDirection, PriceSeries] = {}
+        for direction in DIRECTIONS:
+            self.calls += 1
+            series[direction] = await self.client.get_prices(
+                self.location_id, start, end, tariff_direction=direction
+            )
+        self._series = series
+        self.currency = next(iter(series.values())).currency_code or self.currency
+        next_updates = [s.next_update for s in series.values() if s.next_update]
+        when = min(next_updates, default=None)
+        if when is None or when <= now:
+            ends = [p.valid_to for s in series.values() for p in s.periods]
+            when = max(
+                min(max(ends, default=now), now + FALLBACK_REFRESH), now + MIN_REFRESH
+            )
+        self._fetch_at = when
+
+    def _failed(self, err: FlatpeakError) -> Exception:
+        failure = flatpeak_failure(err)
+        wait, _ = self._retry.failed(
+            self.hass, self.config_entry, failure, dt_util.utcnow()
+        )
+        if wait is not None:
+            self.update_interval = wait
+        return update_failed(failure)
