@@ -133,7 +133,7 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
     async def _async_update_data(self) -> CostData:
         """Fetch what is due; the rest of the last answer stands."""
         now = dt_util.utcnow()
-        calls = self.reports.calls
+        calls = self.reports.calls + self.statistics.calls
         try:
             if self.reports.due:
                 await self.reports.async_fetch(now)
@@ -142,7 +142,9 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
         except FlatpeakError as err:
             raise self._failed(err) from err
         self._retry.succeeded(
-            self.hass, self.config_entry, answered=self.reports.calls > calls
+            self.hass,
+            self.config_entry,
+            answered=self.reports.calls + self.statistics.calls > calls,
         )
         issues.async_sync_missing_devices(
             self.hass, self.config_entry, self.reports.missing
@@ -201,16 +203,21 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
                 self._current_sessions[key] = cost
 
     async def _async_statistics(self, now: datetime) -> None:
-        """Rewrite the cost statistics of the hours accepted records changed."""
+        """Rewrite the cost statistics of the complete hours accepted records changed.
+
+        Once a day the whole last week (Flatpeak settles prices later); otherwise
+        when records of a complete hour were accepted since the last rewrite (those
+        of the running hour wait for it to end), back to the oldest of them.
+        """
         outbox = self.metering.outbox
         since = outbox.statistics_from
         today = now.astimezone(self._zone).date()
         full = self._statistics_day != today
         hour = floor_hour(now)
-        if not full and (since is None or self._statistics_hour == hour):
+        changed = since is not None and (self._statistics_hour != hour or since < hour)
+        if not full and not changed:
             return
         await self.statistics.async_update(now, self.currency, full=full, since=since)
-        self.reports.calls += 2
         self._statistics_hour = hour
         self._statistics_day = today
         if outbox.statistics_from == since:

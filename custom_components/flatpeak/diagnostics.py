@@ -112,7 +112,7 @@ def _costs(costs: FlatpeakCostCoordinator) -> dict[str, Any]:
         "last_exception": None
         if costs.last_exception is None
         else str(costs.last_exception),
-        "flatpeak_calls": reports.calls,
+        "flatpeak_calls": reports.calls + costs.statistics.calls,
         "currency": costs.currency,
         "rows": {
             f"{owner}/{direction}": len(rows)

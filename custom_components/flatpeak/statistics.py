@@ -188,6 +188,8 @@ class CostStatistics:
         self._location_id = location_id
         self._title = title
         self.last_update: datetime | None = None
+        self.calls = 0
+        """Flatpeak calls made (diagnostics)."""
         self.last_window: dict[str, tuple[datetime, datetime]] = {}
 
     def statistic_ids(self) -> list[str]:
@@ -221,6 +223,7 @@ class CostStatistics:
             first_held = window.first_held
             written = 0
             for chunk_start, chunk_end in chunks(window.start, window.end):
+                self.calls += 1
                 report = await self._client.interval_cost(
                     self._location_id,
                     chunk_start,

@@ -133,7 +133,8 @@ async def test_call_schedule(
     # accepted since they were last written.
     await advance(hass, freezer, "2025-06-11T21:06:00+00:00")
     assert counts(cost_sandbox) == (14, 2, 3)
-    await submitted(hass, cost_entry, since="2025-06-11T20:30:00+00:00")
+    # Records of the running hour: its statistics wait for the hour to end.
+    await submitted(hass, cost_entry, since="2025-06-11T21:00:00+00:00")
     await advance(hass, freezer, "2025-06-11T21:21:00+00:00")
     assert counts(cost_sandbox) == (19, 2, 4)
 
