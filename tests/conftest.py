@@ -75,6 +75,34 @@ def _no_subprocess_coverage() -> Iterator[None]:
     os.environ.update(saved)
 
 
+def _reports_us(record: logging.LogRecord) -> bool:
+    """Return True for Home Assistant's reports about this integration's code."""
+    if record.levelno < logging.WARNING:
+        return False
+    message = record.getMessage()
+    return (
+        "custom integration 'flatpeak'" in message
+        or "called from flatpeak" in message
+        or ("flatpeak" in message and "deprecat" in message.lower())
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_reports_about_us(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test in which Home Assistant reported our code (deprecations, misuse).
+
+    Python's own warnings about it are errors (pyproject's filterwarnings).
+    """
+    yield
+    reports = [
+        record.getMessage()
+        for when in ("setup", "call")
+        for record in caplog.get_records(when)
+        if _reports_us(record)
+    ]
+    assert not reports, "\n".join(reports)
+
+
 @pytest.fixture
 async def sandbox(
     request: pytest.FixtureRequest, socket_enabled: None

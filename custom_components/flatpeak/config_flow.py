@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import uuid4
 
-import voluptuous as vol
 from homeassistant.components.sensor import (
     ATTR_STATE_CLASS,
     SensorDeviceClass,
@@ -49,6 +48,7 @@ from .api import (
     Location,
     PostalAddress,
 )
+from .compat import vol
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_ADDRESS_LINE1,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-import voluptuous as vol
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import device_registry as dr
@@ -13,13 +12,13 @@ from homeassistant.helpers import issue_registry as ir
 
 from . import issues
 from .api import FlatpeakError
+from .compat import FixFlowResult, vol
 from .const import CONF_DEVICE_ID, CONF_REFERENCE_ID, DOMAIN, LOGGER
 from .entity import entry_device
 from .helpers import form_error
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
-    from homeassistant.data_entry_flow import FlowResult
 
     from .runtime import FlatpeakConfigEntry
 
@@ -53,13 +52,13 @@ class TariffPendingRepairFlow(_EntryRepairFlow):
     async def async_step_init(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - flow signature
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Ask whether to check now."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Check now; the issue goes once Flatpeak accepts the records."""
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -87,7 +86,7 @@ class RejectedRecordsRepairFlow(_EntryRepairFlow):
     async def async_step_init(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - flow signature
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Show the errors and the choice."""
         entry = self._entry()
         if entry is None:
@@ -113,7 +112,7 @@ class RejectedRecordsRepairFlow(_EntryRepairFlow):
     async def async_step_discard(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - flow signature
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Forget the rejected records for good."""
         entry = self._entry()
         if entry is None:
@@ -125,7 +124,7 @@ class RejectedRecordsRepairFlow(_EntryRepairFlow):
     async def async_step_resend(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - flow signature
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Queue the rejected records again, unchanged, and send them."""
         entry = self._entry()
         if entry is None:
@@ -141,13 +140,13 @@ class DeviceMissingRepairFlow(_EntryRepairFlow):
     async def async_step_init(
         self,
         user_input: dict[str, Any] | None = None,  # noqa: ARG002 - flow signature
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Ask whether to create the device again."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, Any] | None = None
-    ) -> FlowResult:
+    ) -> FixFlowResult:
         """Create the device at Flatpeak and point the subentry at it."""
         errors: dict[str, str] = {}
         if user_input is not None:

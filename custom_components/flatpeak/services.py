@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -26,6 +25,7 @@ from .api import (
     TariffDirection,
     Units,
 )
+from .compat import vol
 from .const import CONF_DEVICE_ID, CONF_LOCATION_ID, DOMAIN
 from .helpers import flatpeak_action
 

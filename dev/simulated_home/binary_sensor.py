@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
+    # Moved to binary_sensor.const (re-exported later again) in 2026.10.
+    BinarySensorDeviceClass,  # type: ignore[attr-defined,unused-ignore]
     BinarySensorEntity,
 )
 from homeassistant.core import HomeAssistant, callback

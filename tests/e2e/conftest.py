@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_socket  # type: ignore[import-untyped]
+import pytest_socket  # type: ignore[import-untyped,unused-ignore]
 
 from dev.harness import (
     REPO,
@@ -110,9 +110,14 @@ class E2EHome:
             "POST", f"{self.url}{path}", token=self.token, json_body=body or {}
         )
 
+    def ws_message(self, **command: Any) -> Any:
+        """Send one websocket command; return the whole answer message."""
+        (message,) = ws_commands(self.url, self.token, [command])
+        return message
+
     def ws(self, **command: Any) -> Any:
         """Send one websocket command; return its result (fail on an error)."""
-        (message,) = ws_commands(self.url, self.token, [command])
+        message = self.ws_message(**command)
         assert message["success"], f"{command['type']}: {message.get('error')}"
         return message["result"]
 

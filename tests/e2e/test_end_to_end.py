@@ -182,32 +182,43 @@ def test_energy_dashboard_accepts_cost_statistics(
     listed = wait_for(sum_statistics, timeout=30, what="the cost statistics")
     for statistic_id in (import_cost, export_value):
         assert listed[statistic_id]["statistics_unit_of_measurement"] == "GBP"
-    e2e_home.ws(
-        type="energy/save_prefs",
-        energy_sources=[
+    # Home Assistant 2026 takes one grid connection per source (import/export
+    # pair); older releases a source with flow_from / flow_to lists.
+    unified = {
+        "type": "grid",
+        "stat_energy_from": "sensor.grid_import",
+        "stat_energy_to": "sensor.grid_export",
+        "stat_cost": import_cost,
+        "stat_compensation": export_value,
+        "cost_adjustment_day": 0,
+    }
+    legacy = {
+        "type": "grid",
+        "flow_from": [
             {
-                "type": "grid",
-                "flow_from": [
-                    {
-                        "stat_energy_from": "sensor.grid_import",
-                        "stat_cost": import_cost,
-                        "entity_energy_price": None,
-                        "number_energy_price": None,
-                    }
-                ],
-                "flow_to": [
-                    {
-                        "stat_energy_to": "sensor.grid_export",
-                        "stat_compensation": export_value,
-                        "entity_energy_price": None,
-                        "number_energy_price": None,
-                    }
-                ],
-                "cost_adjustment_day": 0,
+                "stat_energy_from": "sensor.grid_import",
+                "stat_cost": import_cost,
+                "entity_energy_price": None,
+                "number_energy_price": None,
             }
         ],
-        device_consumption=[],
-    )
+        "flow_to": [
+            {
+                "stat_energy_to": "sensor.grid_export",
+                "stat_compensation": export_value,
+                "entity_energy_price": None,
+                "number_energy_price": None,
+            }
+        ],
+        "cost_adjustment_day": 0,
+    }
+    saved = [
+        e2e_home.ws_message(
+            type="energy/save_prefs", energy_sources=[source], device_consumption=[]
+        )
+        for source in (unified, legacy)
+    ]
+    assert any(message["success"] for message in saved), saved
     validation = e2e_home.ws(type="energy/validate")
     issues = [
         issue

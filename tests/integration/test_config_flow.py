@@ -10,8 +10,8 @@ import pytest
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
+    ConfigEntry,
     ConfigEntryState,
-    ConfigFlowContext,
     ConfigFlowResult,
     SubentryFlowResult,
 )
@@ -43,6 +43,7 @@ from custom_components.flatpeak.const import (
     SUBENTRY_EV_CHARGER,
     SUBENTRY_SOLAR,
 )
+from custom_components.flatpeak.entity import entry_device
 from flatpeak_sandbox import Faults, SandboxServer
 from tests.conftest import ticking_clock
 
@@ -130,7 +131,7 @@ async def _to_create_location(hass: HomeAssistant, sandbox: SandboxServer) -> st
     return flow_id
 
 
-def _stream_entities(entry: MockConfigEntry) -> dict[str, str]:
+def _stream_entities(entry: ConfigEntry[Any]) -> dict[str, str]:
     """Return the source sensor of each stream the loaded entry meters."""
     return {s.key: s.entity_id for s in entry.runtime_data.metering.streams}
 
@@ -192,20 +193,17 @@ async def test_user_form_keeps_api_url_out_of_the_way(hass: HomeAssistant) -> No
     Newer Home Assistant releases report advanced mode on for every user, so the
     mode cannot hide it.
     """
-    contexts: list[ConfigFlowContext] = [
-        {"source": SOURCE_USER},
-        {"source": SOURCE_USER, "show_advanced_options": True},
-    ]
-    for context in contexts:
-        result = await hass.config_entries.flow.async_init(DOMAIN, context=context)
-        assert result["type"] is FlowResultType.FORM
-        assert set(_schema(result)) == {CONF_ACCOUNT_ID, CONF_API_KEY, "advanced"}
-        advanced = next(v for k, v in _schema(result).items() if k == "advanced")
-        assert isinstance(advanced, section)
-        assert advanced.options["collapsed"] is True
-        (url_key,) = dict(advanced.schema.schema)
-        assert url_key == CONF_API_URL
-        assert url_key.default() == DEFAULT_API_URL
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert set(_schema(result)) == {CONF_ACCOUNT_ID, CONF_API_KEY, "advanced"}
+    advanced = next(v for k, v in _schema(result).items() if k == "advanced")
+    assert isinstance(advanced, section)
+    assert advanced.options["collapsed"] is True
+    (url_key,) = dict(advanced.schema.schema)
+    assert url_key == CONF_API_URL
+    assert url_key.default() == DEFAULT_API_URL
 
 
 async def test_api_url_from_the_section(
@@ -960,13 +958,11 @@ async def test_subentry_create(
     )
     assert subentry.unique_id == data[CONF_DEVICE_ID]
     assert entry.state is ConfigEntryState.LOADED
-    device = device_registry.async_get_device({(DOMAIN, data[CONF_DEVICE_ID])})
+    device = entry_device(hass, entry, data[CONF_DEVICE_ID])
     assert device is not None
     assert device.name == user_input[CONF_NAME]
     assert device.config_entries_subentries == {entry.entry_id: {subentry.subentry_id}}
-    location_device = device_registry.async_get_device(
-        {(DOMAIN, entry.data[CONF_LOCATION_ID])}
-    )
+    location_device = entry_device(hass, entry, entry.data[CONF_LOCATION_ID])
     assert location_device is not None
     assert device.via_device_id == location_device.id
 
@@ -1267,7 +1263,7 @@ async def test_subentry_reconfigure(
         assert subentry.data[CONF_SESSION_ENTITY] is None
     assert set(sandbox.sandbox.devices) == devices_before
     assert entry.state is ConfigEntryState.LOADED
-    device = device_registry.async_get_device({(DOMAIN, original[CONF_DEVICE_ID])})
+    device = entry_device(hass, entry, original[CONF_DEVICE_ID])
     assert device is not None
     assert device.name == "Renamed"
 
@@ -1299,18 +1295,15 @@ async def test_subentry_removal_removes_device(
     entry = init_integration
     subentry_id = await _add_subentry(hass, entry, subentry_type)
     device_id = entry.subentries[subentry_id].data[CONF_DEVICE_ID]
-    assert device_registry.async_get_device({(DOMAIN, device_id)}) is not None
+    assert entry_device(hass, entry, device_id) is not None
     before = entry.runtime_data
 
     assert hass.config_entries.async_remove_subentry(entry, subentry_id)
     await hass.async_block_till_done()
-    assert device_registry.async_get_device({(DOMAIN, device_id)}) is None
+    assert entry_device(hass, entry, device_id) is None
     assert subentry_id not in entry.subentries
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is before
     assert subentry_id not in _stream_entities(entry)
     # The location device and the other devices stay.
-    assert (
-        device_registry.async_get_device({(DOMAIN, entry.data[CONF_LOCATION_ID])})
-        is not None
-    )
+    assert entry_device(hass, entry, entry.data[CONF_LOCATION_ID]) is not None

@@ -17,9 +17,6 @@ import pytest
 from homeassistant.components.repairs import (
     DOMAIN as REPAIRS_DOMAIN,
 )
-from homeassistant.components.repairs.issue_handler import (
-    async_process_repairs_platforms,
-)
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.helpers import issue_registry as ir
@@ -80,7 +77,6 @@ def enable_statistics() -> bool:
 async def repairs(hass: HomeAssistant) -> None:
     """Load the repairs integration (fix flows) as default_config would."""
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
-    await async_process_repairs_platforms(hass)
 
 
 @pytest.fixture

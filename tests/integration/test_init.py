@@ -22,7 +22,7 @@ from custom_components.flatpeak.const import (
     DOMAIN,
     LOGGER,
 )
-from custom_components.flatpeak.entity import FlatpeakEntity
+from custom_components.flatpeak.entity import FlatpeakEntity, entry_device
 from tests.conftest import ticking_clock
 
 from .conftest import LOCATION_TITLE, entry_data
@@ -58,7 +58,7 @@ async def test_setup_registers_devices_and_unloads(
     assert entry.runtime_data.location.currency_code == "GBP"
     assert entry.runtime_data.interval_minutes == 30
 
-    location_device = device_registry.async_get_device({(DOMAIN, location_id)})
+    location_device = entry_device(hass, entry, location_id)
     assert location_device is not None
     assert location_device.name == f"Flatpeak {LOCATION_TITLE}"
     assert location_device.manufacturer == "Flatpeak"
@@ -66,7 +66,7 @@ async def test_setup_registers_devices_and_unloads(
     assert location_device.config_entries == {entry.entry_id}
 
     subentry = next(iter(entry.subentries.values()))
-    device = device_registry.async_get_device({(DOMAIN, subentry.data[CONF_DEVICE_ID])})
+    device = entry_device(hass, entry, subentry.data[CONF_DEVICE_ID])
     assert device is not None
     assert device.name == "Roof"
     assert device.via_device_id == location_device.id

@@ -9,6 +9,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from custom_components.flatpeak.const import DOMAIN
+from custom_components.flatpeak.entity import entry_device
 
 from .cost_data import (
     APPLIANCE_ID,
@@ -82,7 +83,7 @@ async def test_get_costs_of_a_device_by_month(
 ) -> None:
     """The heat pump in June: 2.0 x 0.07 + 1.0 x 0.35 = 0.49 (HA device or dev_ id)."""
     await setup_entry(hass, cost_entry, hass_storage)
-    device = device_registry.async_get_device({(DOMAIN, APPLIANCE_ID)})
+    device = entry_device(hass, cost_entry, APPLIANCE_ID)
     assert device is not None
     for device_id in (device.id, APPLIANCE_ID):
         response = await call(

@@ -440,7 +440,7 @@ def _dict_keys(module: Module, node: ast.expr | None) -> set[str]:
         if key is None:
             keys |= _dict_keys(module, value)
         elif isinstance(key, ast.Constant):
-            keys.add(key.value)
+            keys.add(str(key.value))
         else:  # a constant name such as CONF_ACCOUNT_ID
             keys.add(str(getattr(const, ast.unparse(key))))
     return keys
