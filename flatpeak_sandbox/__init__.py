@@ -7,7 +7,8 @@ docs (``shared/flatpeak/API.md`` and its seed pages): ``GET /login``;
 ``GET /meters/batch``; ``POST /costs/instant``, ``POST /costs/interval/{id}``,
 ``POST /costs/session/{id}``; ``POST /prices/{location_id}``. Admin endpoints
 under ``/_sandbox/`` are listed in :mod:`flatpeak_sandbox.admin`. Run it with
-``python -m flatpeak_sandbox --port 8456 [--host 127.0.0.1] [--state FILE]``.
+``python -m flatpeak_sandbox --port 8456 [--host 127.0.0.1] [--state FILE]
+[--tariff tou|agile] [--agile-seed N]``.
 
 Choices made where the Flatpeak docs are silent
 -----------------------------------------------
@@ -54,10 +55,31 @@ Flatpeak-Version
 Rate limits
     None, except injected: ``faults.rate_limit_next`` answers 429 error object
     code ``rate_limited`` with ``Retry-After`` in seconds (integer when whole).
+Tariff kinds
+    A location's tariff is one of two kinds (``Tariff.kind``; switch it with
+    ``PUT /_sandbox/locations/{id}/tariff``, start the CLI with ``--tariff agile`` (the
+    demo location, also of a loaded state file, and API-created locations; without
+    ``--tariff`` a loaded state keeps its tariffs), or in tests
+    ``Sandbox.with_demo_account(tariff=Tariff.agile_uk())``, i.e.
+    ``@pytest.mark.sandbox(tariff=...)``). "tou" (``Tariff.demo_uk()``, the default of
+    the demo location and of the CLI): wall-clock time-of-use periods in the tariff's
+    timezone, 0.07 00:30-04:30, 0.35 16:00-19:00, else 0.25. "agile"
+    (``Tariff.agile_uk(seed)``): like Octopus Agile, one import price per UTC half-hour,
+    deterministic: a function of ``seed``, the half-hour's start and the tariff's
+    timezone only (:func:`flatpeak_sandbox.tariff.agile_price`). The base price of the
+    half-hour's local hour (``AGILE_BASE``: 0.10-0.14 overnight, 0.15-0.22 by day,
+    0.32-0.36 at 16:00-19:00 local) times a day level 0.85..1.15 (per local date), plus
+    -0.02..+0.02 per half-hour; on about one local night in four, a run of 2-5
+    half-hours starting between 01:00 and 03:00 local is negative (-0.06..-0.01). Prices
+    are major currency units per kWh rounded to 4 decimals. Agile export and local
+    prices stay flat (``export_price``, ``local_price``). ``to_dict`` carries ``kind``
+    and ``seed``; a tariff dict without ``kind`` is "tou".
 Costs
     Energy is spread evenly over each record and split exactly at every price
-    change (local wall-clock boundaries of the tariff's timezone, converted with
-    zoneinfo, so DST days have 23/25 hours). Cost = kWh x price, rounded to 5
+    change (tou: local wall-clock boundaries of the tariff's timezone, converted
+    with zoneinfo, so DST days have 23/25 hours; agile: every UTC half-hour, equal
+    neighbours merged), at the prices ``/prices`` publishes for the same times;
+    costs price any time, published yet or not. Cost = kWh x price, rounded to 5
     decimals per row; energy in Wh rounded to 3 decimals. A record overlapping
     the requested ``[start_time, end_time)`` counts with its overlapping part
     only (pro rata). A location id covers location-level records (no device
@@ -75,10 +97,18 @@ Session costs
     direction, one row each; ``object_id`` is the owner of the latest record.
     No record: 404 ``{"message": "Not Found"}``.
 Prices and next_update
-    One row per span of constant price inside the window; ``end_time`` at most
+    One row per span of constant price inside the window, equal neighbours merged
+    (agile: a row per half-hour unless two neighbours are equal); ``end_time`` at most
     90 days after ``start_time`` (``start_time`` defaults to now), else 400
-    ``time_range_invalid``. ``next_update`` is the next 23:00 local time of the
-    location after now.
+    ``time_range_invalid``. ``data`` holds only what is published, clipped at the
+    horizon (every tariff direction); a window entirely beyond it answers 200 with an
+    empty ``data`` (``request`` still echoes the asked window). Horizon, in the
+    location's timezone: tou none (every allowed window is published whole); agile the
+    end of today (local midnight) before 16:00 local, the end of tomorrow from 16:00
+    local on (Octopus publishes the next day at about 16:00). Past prices stay
+    published. ``next_update`` is the next 16:00 local time of the location strictly
+    after now, for both kinds. "Now" is ``Sandbox.now()``: the sandbox's ``clock`` when
+    set, else ``flatpeak_sandbox.util.utcnow()`` (tests set the clock or patch that).
 Locations
     Timezone, currency and coordinates come from ``country_code`` (a fixed
     table: GB IE FR DE NL BE LU ES IT PT AT FI CH SE NO DK PL US CA AU NZ).
@@ -88,7 +118,7 @@ Locations
     ``reference_id`` need not be unique. Locations created through the API have
     no tariff (``tariff_status`` NOT_CONNECTED, costs/prices answer 422
     ``no_tariff_connected``) unless ``Sandbox(default_tariff=...)`` is set
-    (the CLI sets the demo tariff).
+    (the CLI sets the demo tariff, or the ``--tariff`` one).
 pending_connect scope
     ``faults.set_pending_connect(location_id)`` answers 422 (``code``) for
     ``POST /costs/interval`` naming that location or a device having records

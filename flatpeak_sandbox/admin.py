@@ -29,7 +29,11 @@ POST     /_sandbox/reset                      forget records, batches, requests,
 
 A tariff object is ``{"currency_code", "timezone", "import_default",
 "import_periods": [{"start": "00:30", "end": "04:30", "price": 0.07}],
-"export_price", "local_price", "confidence"}`` (missing keys take defaults).
+"export_price", "local_price", "confidence", "kind", "seed"}`` (missing keys
+take defaults; ``kind`` is "tou" (default) or "agile", ``seed`` an integer, 0 by
+default). ``PUT /_sandbox/locations/{id}/tariff`` with ``{"kind": "agile",
+"seed": 7}`` switches a location to the Agile-style tariff (GBP, Europe/London
+unless given), one with ``kind`` "tou" (or none) back to time-of-use.
 Errors answer 400 ``{"message": ...}`` (404 for an unknown location).
 """
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from .errors import ApiError, bad_request, not_found
 from .tariff import DIRECTIONS, Tariff, energy_cost, price_segments
-from .util import format_time, new_id, utcnow
+from .util import format_time, new_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from .state import Location, Sandbox, StoredRecord, Token
 
 MAX_PRICE_WINDOW = timedelta(days=90)
-NEXT_UPDATE_HOUR = 23
+# Local hour at which prices are published (Agile: tomorrow's prices at 16:00).
+PUBLISH_HOUR = 16
 AGGREGATIONS = ("DAY", "MONTH")
 
 
@@ -269,15 +270,30 @@ def instant_cost(
 
 
 def next_update(now: datetime, timezone: str) -> datetime:
-    """Return the next 23:00 local time strictly after ``now``."""
+    """Return the next 16:00 local time strictly after ``now`` (any tariff kind)."""
     zone = ZoneInfo(timezone)
     local = now.astimezone(zone)
-    candidate = datetime.combine(local.date(), time(NEXT_UPDATE_HOUR), tzinfo=zone)
+    candidate = datetime.combine(local.date(), time(PUBLISH_HOUR), tzinfo=zone)
     if candidate <= local:
         candidate = datetime.combine(
-            local.date() + timedelta(days=1), time(NEXT_UPDATE_HOUR), tzinfo=zone
+            local.date() + timedelta(days=1), time(PUBLISH_HOUR), tzinfo=zone
         )
     return candidate
+
+
+def published_until(tariff: Tariff, now: datetime, timezone: str) -> datetime | None:
+    """Return the end of the prices published at ``now`` (None: no end).
+
+    A time-of-use tariff is known in advance: every allowed window is published.
+    Agile (like Octopus Agile): up to the end of today (local) before 16:00
+    local, up to the end of tomorrow (local) from 16:00 local on.
+    """
+    if tariff.kind == "tou":
+        return None
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    days = 1 if local.time() < time(PUBLISH_HOUR) else 2
+    return _midnight(local.date() + timedelta(days=days), zone).astimezone(UTC)
 
 
 def prices(
@@ -288,7 +304,11 @@ def prices(
     end: datetime,
     direction: str,
 ) -> dict[str, Any]:
-    """Build the ``price`` answer of ``POST /prices/{location_id}``."""
+    """Build the ``price`` answer of ``POST /prices/{location_id}``.
+
+    ``data`` holds the published part of ``[start, end)`` only: empty when the
+    window lies entirely beyond what is published (:func:`published_until`).
+    """
     location = sandbox.locations.get(location_id)
     if location is None or location.account_id != token.account_id:
         raise not_found()
@@ -299,7 +319,9 @@ def prices(
             "time_range_invalid", "end_time must be at most 90 days after start_time"
         )
     _, tariff = priced_location(sandbox, location_id)
-    now = utcnow().replace(microsecond=0)
+    now = sandbox.now()
+    horizon = published_until(tariff, now, location.timezone)
+    published_end = end if horizon is None else min(end, horizon)
     return {
         "id": new_id("prs"),
         "object": "price",
@@ -321,7 +343,7 @@ def prices(
                 "valid_to": format_time(seg.end),
                 "price": {"value": seg.price, "confidence": tariff.confidence},
             }
-            for seg in price_segments(tariff, direction, start, end)
+            for seg in price_segments(tariff, direction, start, published_end)
         ],
         "time_created": format_time(now),
         "account_id": token.account_id,

@@ -14,7 +14,7 @@ from . import costs, meters
 from .admin import add_admin_routes
 from .errors import ApiError, bad_request, not_found
 from .state import API_VERSION, COUNTRIES, Device, Location, RequestLog, Sandbox, Token
-from .util import loads_lenient, new_id, parse_time, utcnow
+from .util import loads_lenient, new_id, parse_time
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -513,7 +513,7 @@ class _Api:
         start = (
             _time_field(body, "start_time")
             if "start_time" in body
-            else utcnow().replace(microsecond=0)
+            else self.sandbox.now()
         )
         return _json(
             costs.prices(

@@ -7,9 +7,11 @@ import json
 import secrets
 import time as _time
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from . import util
 from .faults import Faults
 from .tariff import Tariff
 from .util import format_time, new_id, parse_time, utcnow
@@ -202,12 +204,16 @@ class Sandbox:
         token_lifetime: int = 3600,
         expired_token_status: int = 401,
         default_tariff: Tariff | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """Create an empty sandbox.
 
         ``default_tariff`` (a sandbox addition): when set, locations created
         through ``POST /locations`` get it, moved to their own timezone and
         currency; otherwise they have no tariff (``no_tariff_connected``).
+        ``clock`` (settable later as ``.clock``): the "now" of prices (what is
+        published, ``next_update``, the default ``start_time``); default
+        :func:`flatpeak_sandbox.util.utcnow`, looked up at each call.
         """
         if dedup not in ("replace", "duplicate"):
             raise ValueError("dedup must be 'replace' or 'duplicate'")
@@ -217,6 +223,7 @@ class Sandbox:
         self.token_lifetime = token_lifetime
         self.expired_token_status = expired_token_status
         self.default_tariff = default_tariff
+        self.clock = clock
         self.accounts: dict[str, Account] = {}
         self.locations: dict[str, Location] = {}
         self.devices: dict[str, Device] = {}
@@ -234,15 +241,24 @@ class Sandbox:
 
     # -- construction ---------------------------------------------------------
     @classmethod
-    def with_demo_account(cls, **kwargs: Any) -> Self:
-        """Return a sandbox with one account and one GB location on the demo tariff."""
+    def with_demo_account(cls, *, tariff: Tariff | None = None, **kwargs: Any) -> Self:
+        """Return a sandbox with one account and one GB location.
+
+        The location's tariff is ``tariff``, by default the demo time-of-use
+        tariff (:meth:`Tariff.demo_uk`); other options go to the constructor.
+        """
         sandbox = cls(**kwargs)
         account = sandbox.add_account()
         sandbox.demo_account = account
         sandbox.demo_location_id = sandbox.add_location(
-            account.account_id, tariff=Tariff.demo_uk()
+            account.account_id, tariff=tariff or Tariff.demo_uk()
         )
         return sandbox
+
+    def now(self) -> datetime:
+        """Return the sandbox's current time (UTC, whole seconds)."""
+        now = self.clock() if self.clock is not None else util.utcnow()
+        return now.astimezone(UTC).replace(microsecond=0)
 
     def changed(self) -> None:
         """Notify the ``on_change`` hook (the CLI saves the state file there)."""

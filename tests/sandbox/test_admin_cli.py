@@ -9,17 +9,14 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import aiohttp
+import pytest
 
 from flatpeak_sandbox import Sandbox, SandboxServer, Tariff
-from flatpeak_sandbox.__main__ import main, make_sandbox, serve
+from flatpeak_sandbox.__main__ import demo_tariff, main, make_sandbox, serve
 
 from .helpers import Api, record
-
-if TYPE_CHECKING:
-    import pytest
 
 REPO = Path(__file__).parents[2]
 
@@ -163,6 +160,38 @@ def test_make_sandbox_with_state(tmp_path: Path) -> None:
     assert make_sandbox(None).default_tariff == Tariff.demo_uk()
 
 
+def test_make_sandbox_tariff_option(tmp_path: Path) -> None:
+    """--tariff sets the demo location's tariff, also of a loaded state file."""
+    agile = Tariff.agile_uk(5)
+    fresh = make_sandbox(None, agile)
+    assert fresh.demo_location_id is not None
+    assert fresh.locations[fresh.demo_location_id].tariff == agile
+    assert fresh.default_tariff == agile
+    path = tmp_path / "s.json"
+    first = make_sandbox(path)
+    assert first.demo_location_id is not None
+    assert first.locations[first.demo_location_id].tariff == Tariff.demo_uk()
+    switched = make_sandbox(path, agile)
+    assert switched.demo_account == first.demo_account
+    assert switched.locations[first.demo_location_id].tariff == agile
+    # Saved: without the option the loaded state keeps the agile tariff.
+    kept = make_sandbox(path)
+    assert kept.locations[first.demo_location_id].tariff == agile
+    assert kept.default_tariff == Tariff.demo_uk()
+    back = make_sandbox(path, Tariff.demo_uk())
+    assert back.locations[first.demo_location_id].tariff == Tariff.demo_uk()
+    # A state file without accounts: the new demo location gets the option's tariff.
+    Sandbox().save(path)
+    empty = make_sandbox(path, agile)
+    assert empty.demo_location_id is not None
+    assert empty.locations[empty.demo_location_id].tariff == agile
+    assert demo_tariff(None) is None
+    assert demo_tariff("tou") == Tariff.demo_uk()
+    assert demo_tariff("agile", 9) == Tariff.agile_uk(9)
+    with pytest.raises(ValueError, match="unknown tariff kind"):
+        demo_tariff("spot")
+
+
 async def test_serve_in_process(tmp_path: Path, socket_enabled: None) -> None:
     """serve() prints the banner and stops when asked; state saved at exit."""
     stop = asyncio.Event()
@@ -214,7 +243,16 @@ def _free_port() -> int:
         return port
 
 
-async def test_cli_subprocess(tmp_path: Path, socket_enabled: None) -> None:
+@pytest.mark.parametrize(
+    ("options", "tariff"),
+    [
+        ((), Tariff.demo_uk()),
+        (("--tariff", "agile", "--agile-seed", "3"), Tariff.agile_uk(3)),
+    ],
+)
+async def test_cli_subprocess(
+    tmp_path: Path, socket_enabled: None, options: tuple[str, ...], tariff: Tariff
+) -> None:
     """Run ``python -m flatpeak_sandbox``: it prints keys, serves, stops on ^C."""
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -226,6 +264,7 @@ async def test_cli_subprocess(tmp_path: Path, socket_enabled: None) -> None:
         str(port),
         "--state",
         str(tmp_path / "cli.json"),
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -252,7 +291,9 @@ async def test_cli_subprocess(tmp_path: Path, socket_enabled: None) -> None:
             assert resp.status == 200
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
-        assert (tmp_path / "cli.json").exists()
+        saved = Sandbox.load(tmp_path / "cli.json")
+        assert saved.demo_location_id == found["location_id"]
+        assert saved.locations[found["location_id"]].tariff == tariff
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -263,9 +304,24 @@ def test_main_parses_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     """main() hands the parsed arguments to serve()."""
     seen: dict[str, object] = {}
 
-    async def fake_serve(host: str, port: int, state: Path | None, **_: object) -> None:
+    tariffs: list[Tariff | None] = []
+
+    async def fake_serve(
+        host: str,
+        port: int,
+        state: Path | None,
+        *,
+        tariff: Tariff | None = None,
+        **_: object,
+    ) -> None:
         seen.update(host=host, port=port, state=state)
+        tariffs.append(tariff)
 
     monkeypatch.setattr("flatpeak_sandbox.__main__.serve", fake_serve)
     assert main(["--port", "9999", "--state", "x.json"]) == 0
     assert seen == {"host": "127.0.0.1", "port": 9999, "state": Path("x.json")}
+    assert tariffs == [None]
+    assert main(["--tariff", "agile"]) == 0
+    assert main(["--tariff", "agile", "--agile-seed", "4"]) == 0
+    assert main(["--tariff", "tou"]) == 0
+    assert tariffs == [None, Tariff.agile_uk(0), Tariff.agile_uk(4), Tariff.demo_uk()]

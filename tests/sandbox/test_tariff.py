@@ -120,17 +120,43 @@ def test_unit_conversion() -> None:
 
 
 def test_tariff_dict_round_trip() -> None:
-    """to_dict/from_dict round-trip; bad input raises."""
+    """to_dict/from_dict round-trip with kind and seed; bad input raises."""
     assert Tariff.from_dict(DEMO.to_dict()) == DEMO
+    assert DEMO.to_dict()["kind"] == "tou"
+    assert DEMO.to_dict()["seed"] == 0
+    agile = Tariff.agile_uk(seed=42)
+    assert agile.to_dict()["kind"] == "agile"
+    assert agile.to_dict()["seed"] == 42
+    assert Tariff.from_dict(agile.to_dict()) == agile
     assert Tariff.from_dict({}) == Tariff()
+    # A dict written before tariff kinds existed is a time-of-use tariff.
+    old = {k: v for k, v in DEMO.to_dict().items() if k not in ("kind", "seed")}
+    assert Tariff.from_dict(old) == DEMO
+    assert Tariff.from_dict(old).kind == "tou"
     with pytest.raises(TypeError):
         Tariff.from_dict([])
     with pytest.raises(ValueError, match="unknown timezone"):
         Tariff.from_dict({"timezone": "Mars/Olympus"})
+    with pytest.raises(ValueError, match="kind must be one of tou, agile"):
+        Tariff.from_dict({"kind": "spot"})
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Tariff(kind="spot")  # type: ignore[arg-type]
+    for seed in ("7", 1.5, True, None):
+        with pytest.raises(TypeError, match="seed must be an integer"):
+            Tariff.from_dict({"kind": "agile", "seed": seed})
 
 
-def test_next_update_is_next_local_2300() -> None:
-    """next_update: the next 23:00 local after now."""
-    assert next_update(_utc(2024, 7, 1, 12), "Europe/London") == _utc(2024, 7, 1, 22)
-    assert next_update(_utc(2024, 7, 1, 22), "Europe/London") == _utc(2024, 7, 2, 22)
-    assert next_update(_utc(2024, 1, 1, 23, 5), "Europe/London") == _utc(2024, 1, 2, 23)
+def test_next_update_is_next_local_1600() -> None:
+    """next_update: the next 16:00 local strictly after now (BST and GMT)."""
+    london = "Europe/London"
+    assert next_update(_utc(2024, 7, 1, 12), london) == _utc(2024, 7, 1, 15)
+    assert next_update(_utc(2024, 7, 1, 14, 59), london) == _utc(2024, 7, 1, 15)
+    assert next_update(_utc(2024, 7, 1, 15), london) == _utc(2024, 7, 2, 15)
+    assert next_update(_utc(2024, 7, 1, 22), london) == _utc(2024, 7, 2, 15)
+    assert next_update(_utc(2024, 1, 1, 15, 59), london) == _utc(2024, 1, 1, 16)
+    assert next_update(_utc(2024, 1, 1, 16), london) == _utc(2024, 1, 2, 16)
+    assert next_update(_utc(2024, 1, 1, 23, 5), london) == _utc(2024, 1, 2, 16)
+    # Across the changes: 16:00 GMT before, 16:00 BST after (and back).
+    assert next_update(_utc(2026, 3, 28, 16, 30), london) == _utc(2026, 3, 29, 15)
+    assert next_update(_utc(2026, 10, 24, 15, 30), london) == _utc(2026, 10, 25, 16)
+    assert next_update(_utc(2024, 7, 1, 12), "Europe/Paris") == _utc(2024, 7, 1, 14)
