@@ -74,6 +74,13 @@ def ensure_entry(url: str, token: str, sandbox_url: str) -> str:
             "session_entity": "binary_sensor.ev_charger_session",
         },
         "solar": {"name": "Solar panels", "energy_entity": "sensor.solar_production"},
+        "cheapest_window": {
+            "name": "Dishwasher",
+            "hours": 2,
+            "earliest_start": "22:00:00",
+            "latest_end": "07:00:00",
+            "continuous": True,
+        },
     }
     for subentry_type, data in devices.items():
         wait_loaded(url, token, entry_id)

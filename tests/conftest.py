@@ -87,20 +87,33 @@ def _reports_us(record: logging.LogRecord) -> bool:
     )
 
 
+class _Reports(logging.Handler):
+    """Collect Home Assistant's reports about this integration's code."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _reports_us(record):
+            self.messages.append(record.getMessage())
+
+
 @pytest.fixture(autouse=True)
-def _no_reports_about_us(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def _no_reports_about_us() -> Iterator[None]:
     """Fail a test in which Home Assistant reported our code (deprecations, misuse).
 
-    Python's own warnings about it are errors (pyproject's filterwarnings).
+    Python's own warnings about it are errors (pyproject's filterwarnings). A handler of
+    its own, not caplog: pytest-homeassistant-custom-component overrides caplog.
     """
-    yield
-    reports = [
-        record.getMessage()
-        for when in ("setup", "call")
-        for record in caplog.get_records(when)
-        if _reports_us(record)
-    ]
-    assert not reports, "\n".join(reports)
+    reports = _Reports()
+    root = logging.getLogger()
+    root.addHandler(reports)
+    try:
+        yield
+    finally:
+        root.removeHandler(reports)
+    assert not reports.messages, "\n".join(reports.messages)
 
 
 @pytest.fixture

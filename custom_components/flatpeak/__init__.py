@@ -29,6 +29,7 @@ from .metering_coordinator import FlatpeakMeteringCoordinator
 from .outbox import Outbox
 from .outbox_store import OutboxVersionError
 from .price_coordinator import FlatpeakPriceCoordinator
+from .price_services import async_setup_price_services
 from .runtime import FlatpeakConfigEntry, FlatpeakRuntimeData
 from .services import async_setup_services
 from .streams import entry_interval_minutes, entry_streams
@@ -39,13 +40,14 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa: ARG001
     """Register the integration's actions."""
     async_setup_services(hass)
+    async_setup_price_services(hass)
     return True
 
 

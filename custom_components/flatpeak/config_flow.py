@@ -71,11 +71,13 @@ from .const import (
     LOCATION_NEW,
     LOGGER,
     SUBENTRY_APPLIANCE,
+    SUBENTRY_CHEAPEST_WINDOW,
     SUBENTRY_EV_CHARGER,
     SUBENTRY_SOLAR,
 )
 from .helpers import form_error
 from .streams import entry_grid_entities, entry_interval_minutes
+from .window_flow import CheapestWindowSubentryFlow
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -227,11 +229,12 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         cls,
         config_entry: ConfigEntry,  # noqa: ARG003 - Home Assistant's signature
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Return the device types a location can hold."""
+        """Return the device types a location can hold, and cheapest windows."""
         return {
             SUBENTRY_SOLAR: SolarSubentryFlow,
             SUBENTRY_EV_CHARGER: EvChargerSubentryFlow,
             SUBENTRY_APPLIANCE: ApplianceSubentryFlow,
+            SUBENTRY_CHEAPEST_WINDOW: CheapestWindowSubentryFlow,
         }
 
     def _new_client(self, data: Mapping[str, Any]) -> FlatpeakClient:

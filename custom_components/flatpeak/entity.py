@@ -16,6 +16,7 @@ from .const import (
     CONF_LOCATION_ID,
     DOMAIN,
     SUBENTRY_APPLIANCE,
+    SUBENTRY_CHEAPEST_WINDOW,
     SUBENTRY_EV_CHARGER,
     SUBENTRY_SOLAR,
 )
@@ -30,6 +31,7 @@ SUBENTRY_MODELS: Final = {
     SUBENTRY_SOLAR: "Solar panels",
     SUBENTRY_EV_CHARGER: "EV charger",
     SUBENTRY_APPLIANCE: "Appliance",
+    SUBENTRY_CHEAPEST_WINDOW: "Cheapest window",
 }
 # The device page links to the energy settings, where the cost statistics are picked.
 ENERGY_SETTINGS_URL: Final = "homeassistant://config/energy"
@@ -48,7 +50,19 @@ def location_device_info(entry: ConfigEntry) -> DeviceInfo:
 
 
 def subentry_device_info(subentry: ConfigSubentry) -> DeviceInfo | None:
-    """Describe the device of a solar / EV charger / appliance subentry."""
+    """Describe the device of a subentry.
+
+    A solar / EV charger / appliance subentry's device is its Flatpeak device; a
+    cheapest window is a service of the location, known by its subentry id.
+    """
+    if subentry.subentry_type == SUBENTRY_CHEAPEST_WINDOW:
+        return DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer=MANUFACTURER,
+            model=SUBENTRY_MODELS[SUBENTRY_CHEAPEST_WINDOW],
+            entry_type=DeviceEntryType.SERVICE,
+        )
     device_id = subentry.data.get(CONF_DEVICE_ID)
     if device_id is None:
         return None

@@ -1,10 +1,13 @@
 """The price coordinator: today's and tomorrow's prices, fetched at `next_update`.
 
 Flatpeak publishes prices as periods of constant price and says when it will publish
-more (`next_update`). The coordinator fetches import and export prices from the
-start of the location's day to the end of tomorrow, then only at `next_update`; in
-between, its update runs at each period boundary without calling Flatpeak, so that
-the current price steps on time (as tibber's price coordinator does).
+more (`next_update`). The coordinator fetches import and export prices for the
+location's today, tomorrow and the day after (so that a new "tomorrow" at midnight
+is known when Flatpeak had published it), then only at `next_update`. Only when that
+is further away than the fetched days reach, and Flatpeak had published all of them,
+does it fetch again at the start of the last one. In between, its update runs at
+each period boundary and at midnight without calling Flatpeak, so that the current
+price and the day's figures step on time (as tibber's coordinator does).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from .api import FlatpeakError, TariffDirection
 from .const import DOMAIN, LOGGER
 from .costs import day_start
 from .helpers import Retry, flatpeak_failure, update_failed
+from .planner import Price, normalize
+from .price_days import DayPrices, day_prices
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,7 +34,8 @@ if TYPE_CHECKING:
 
     from .api import FlatpeakClient, Location, PricePeriod, PriceSeries
 
-PRICE_DAYS: Final = 2
+# Today, tomorrow and the day after.
+PRICE_DAYS: Final = 3
 # When Flatpeak gives no usable next_update: ask again this often at most.
 FALLBACK_REFRESH: Final = timedelta(hours=6)
 MIN_REFRESH: Final = timedelta(minutes=15)
@@ -45,6 +51,17 @@ class PriceData:
     series: Mapping[TariffDirection, PriceSeries] = field(default_factory=dict)
     current: Mapping[TariffDirection, PricePeriod] = field(default_factory=dict)
     next_update: datetime | None = None
+    periods: Mapping[TariffDirection, tuple[Price, ...]] = field(default_factory=dict)
+    """Each direction's periods, oldest first, each instant priced once."""
+    today: Mapping[TariffDirection, DayPrices] = field(default_factory=dict)
+    tomorrow: Mapping[TariffDirection, DayPrices] = field(default_factory=dict)
+
+
+def series_prices(series: PriceSeries) -> tuple[Price, ...]:
+    """Return a series' periods as planner prices (repeats and overlaps resolved)."""
+    return tuple(
+        normalize(Price(p.valid_from, p.valid_to, p.price) for p in series.periods)
+    )
 
 
 def next_boundary(
@@ -87,6 +104,7 @@ class FlatpeakPriceCoordinator(DataUpdateCoordinator[PriceData]):
         self.currency: str = location.currency_code or hass.config.currency
         self.zone = timezone
         self._series: dict[TariffDirection, PriceSeries] = {}
+        self._periods: dict[TariffDirection, tuple[Price, ...]] = {}
         self._fetch_at: datetime | None = None
         self._retry = Retry(PRICE_BACKOFF)
         self.calls = 0
@@ -105,17 +123,30 @@ class FlatpeakPriceCoordinator(DataUpdateCoordinator[PriceData]):
             for direction, prices in self._series.items()
             if (period := prices.price_at(now)) is not None
         }
-        wake = [self._fetch_at] if self._fetch_at is not None else []
+        today = day_start(now, self.zone)
+        tomorrow = day_start(today + timedelta(hours=36), self.zone)
+        day_after = day_start(tomorrow + timedelta(hours=36), self.zone)
+        # Wake at the next period boundary, fetch, or midnight (a new "today").
+        wake = [tomorrow]
+        if self._fetch_at is not None:
+            wake.append(self._fetch_at)
         if (boundary := next_boundary(self._series, now)) is not None:
             wake.append(boundary)
-        self.update_interval = max(
-            min(wake, default=now + MIN_REFRESH) - now, timedelta(seconds=1)
-        )
+        self.update_interval = max(min(wake) - now, timedelta(seconds=1))
         return PriceData(
             currency=self.currency,
             series=dict(self._series),
             current=current,
             next_update=self._fetch_at,
+            periods=dict(self._periods),
+            today={
+                direction: day_prices(periods, today, tomorrow)
+                for direction, periods in self._periods.items()
+            },
+            tomorrow={
+                direction: day_prices(periods, tomorrow, day_after)
+                for direction, periods in self._periods.items()
+            },
         )
 
     async def _async_fetch(self, now: datetime) -> None:
@@ -128,6 +159,9 @@ class FlatpeakPriceCoordinator(DataUpdateCoordinator[PriceData]):
                 self.location_id, start, end, tariff_direction=direction
             )
         self._series = series
+        self._periods = {
+            direction: series_prices(prices) for direction, prices in series.items()
+        }
         self.currency = next(iter(series.values())).currency_code or self.currency
         next_updates = [s.next_update for s in series.values() if s.next_update]
         when = min(next_updates, default=None)
@@ -136,6 +170,12 @@ class FlatpeakPriceCoordinator(DataUpdateCoordinator[PriceData]):
             when = max(
                 min(max(ends, default=now), now + FALLBACK_REFRESH), now + MIN_REFRESH
             )
+        # Everything asked for was published, and no update is due before the last
+        # day fetched begins: from then on "tomorrow" would be missing.
+        if all(
+            periods and periods[-1].end >= end for periods in self._periods.values()
+        ):
+            when = min(when, day_start(end - timedelta(hours=12), self.zone))
         self._fetch_at = when
 
     def _failed(self, err: FlatpeakError) -> Exception:

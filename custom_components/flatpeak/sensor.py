@@ -32,6 +32,7 @@ from .const import (
 )
 from .costs import Reading
 from .entity import FlatpeakEntity
+from .price_days import day_attributes, next_change, period_item
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -136,13 +137,20 @@ def _price(direction: TariffDirection) -> Callable[[PriceData], Reading | None]:
         period = data.current.get(direction)
         if period is None:
             return None
-        return Reading(
-            value=period.price,
-            attributes={
-                "valid_to": period.valid_to.isoformat(),
-                "confidence": period.confidence,
-            },
-        )
+        periods = data.periods.get(direction, ())
+        change = next_change(periods, period.valid_from)
+        attributes: dict[str, Any] = {
+            "valid_to": period.valid_to.isoformat(),
+            "confidence": period.confidence,
+            "next_change": change and change.start.isoformat(),
+            "next_price": change and change.price,
+        }
+        for name, days in (("today", data.today), ("tomorrow", data.tomorrow)):
+            day = days.get(direction)
+            if day is not None:
+                attributes |= day_attributes(name, day)
+                attributes[name] = [period_item(p) for p in day.periods]
+        return Reading(value=period.price, attributes=attributes)
 
     return reading
 
@@ -198,7 +206,7 @@ async def async_setup_entry(
         for description in LOCATION_SENSORS
     ]
     location.extend(
-        FlatpeakSensor(runtime.prices, entry, description)
+        FlatpeakPriceSensor(runtime.prices, entry, description)
         for description in PRICE_SENSORS
     )
     location.extend(
@@ -295,6 +303,13 @@ class FlatpeakSensor[T](FlatpeakEntity[DataUpdateCoordinator[Any]], SensorEntity
             return None
         currency: str = getattr(self.coordinator, "currency", "")
         return f"{currency}/kWh" if kind == UnitKind.PRICE else currency
+
+
+class FlatpeakPriceSensor(FlatpeakSensor["PriceData"]):
+    """The price in force; today's and tomorrow's periods as attributes."""
+
+    # The day's periods (up to a hundred items each) stay out of the recorder.
+    _unrecorded_attributes = frozenset({"today", "tomorrow"})
 
 
 class FlatpeakCostSensor(FlatpeakSensor["OwnerCosts"]):

@@ -138,7 +138,7 @@ ESTIMATE_COST_SCHEMA = vol.Schema(
 )
 
 
-def _window(call: ServiceCall) -> tuple[datetime, datetime]:
+def call_window(call: ServiceCall) -> tuple[datetime, datetime]:
     """Return the call's [start, end) in UTC, refusing an empty or reversed one."""
     start = _utc(call.data[ATTR_START])
     end = _utc(call.data[ATTR_END])
@@ -149,7 +149,9 @@ def _window(call: ServiceCall) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _object_id(hass: HomeAssistant, entry: FlatpeakConfigEntry, value: str) -> str:
+def flatpeak_object_id(
+    hass: HomeAssistant, entry: FlatpeakConfigEntry, value: str
+) -> str:
     """Return the Flatpeak id of a device of the entry: a `dev_` id or an HA device."""
     owned = {
         subentry.data[CONF_DEVICE_ID]
@@ -159,8 +161,17 @@ def _object_id(hass: HomeAssistant, entry: FlatpeakConfigEntry, value: str) -> s
     location_id: str = entry.data[CONF_LOCATION_ID]
     if value in owned:
         return value
-    device = dr.async_get(hass).async_get(value)
-    if device is not None and entry.entry_id in device.config_entries:
+    registry = dr.async_get(hass)
+    # The entry's devices (not DeviceEntry.config_entries: deprecated in 2026.10).
+    device = next(
+        (
+            device
+            for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+            if device.id == value
+        ),
+        None,
+    )
+    if device is not None:
         for domain, identifier in device.identifiers:
             if domain == DOMAIN and (identifier in owned or identifier == location_id):
                 return identifier
@@ -200,10 +211,10 @@ def _cost_response(report: EnergyCost) -> dict[str, Any]:
 async def _async_get_costs(call: ServiceCall) -> ServiceResponse:
     """Return the rows Flatpeak reports for a location or device and a period."""
     entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    start, end = _window(call)
+    start, end = call_window(call)
     object_id: str = entry.data[CONF_LOCATION_ID]
     if device := call.data.get(ATTR_DEVICE_ID):
-        object_id = _object_id(call.hass, entry, device)
+        object_id = flatpeak_object_id(call.hass, entry, device)
     aggregation = call.data.get(ATTR_AGGREGATION)
     report = await entry.runtime_data.client.interval_cost(
         object_id,
@@ -242,7 +253,7 @@ async def _async_get_session_cost(call: ServiceCall) -> ServiceResponse:
 async def _async_estimate_cost(call: ServiceCall) -> ServiceResponse:
     """Return what energy used in a period would cost (Flatpeak stores nothing)."""
     entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    start, end = _window(call)
+    start, end = call_window(call)
     energy_kwh: float = call.data[ATTR_ENERGY_KWH]
     if energy_kwh < 0:
         raise ServiceValidationError(

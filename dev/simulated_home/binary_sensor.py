@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from homeassistant.components.binary_sensor import (
-    # Moved to binary_sensor.const (re-exported later again) in 2026.10.
-    BinarySensorDeviceClass,  # type: ignore[attr-defined,unused-ignore]
+# BinarySensorDeviceClass moved to binary_sensor.const in 2026.10, where the package
+# imports it without re-exporting it (2026.11 does again); mypy flags the statement.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
+    BinarySensorDeviceClass,
     BinarySensorEntity,
 )
 from homeassistant.core import HomeAssistant, callback

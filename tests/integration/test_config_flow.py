@@ -60,6 +60,7 @@ from .conftest import (
     SOLAR_ENERGY,
     entry_data,
 )
+from .registry import device_owners
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -961,7 +962,7 @@ async def test_subentry_create(
     device = entry_device(hass, entry, data[CONF_DEVICE_ID])
     assert device is not None
     assert device.name == user_input[CONF_NAME]
-    assert device.config_entries_subentries == {entry.entry_id: {subentry.subentry_id}}
+    assert device_owners(device) == {entry.entry_id: {subentry.subentry_id}}
     location_device = entry_device(hass, entry, entry.data[CONF_LOCATION_ID])
     assert location_device is not None
     assert device.via_device_id == location_device.id

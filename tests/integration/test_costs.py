@@ -138,16 +138,18 @@ async def test_call_schedule(
     await advance(hass, freezer, "2025-06-11T21:21:00+00:00")
     assert counts(cost_sandbox) == (19, 2, 4)
 
-    # Flatpeak's next_update (23:00 BST = 22:00 UTC): the two price series only.
+    # Prices wait for Flatpeak's next_update (16:00 BST tomorrow); the new UTC
+    # hour writes its statistics.
     await advance(hass, freezer, "2025-06-11T22:01:00+00:00")
-    assert counts(cost_sandbox) == (19, 4, 4)
+    assert counts(cost_sandbox) == (19, 2, 4)
     await advance(hass, freezer, "2025-06-11T22:06:00+00:00")
-    assert counts(cost_sandbox) == (21, 4, 4)
+    assert counts(cost_sandbox) == (21, 2, 4)
 
     # Local midnight (23:00 UTC): a new day from what is known, with the week's
-    # statistics rewrite; nothing new was accepted, so no report is fetched.
+    # statistics rewrite; nothing new was accepted, so no report is fetched. The
+    # new tomorrow's prices were fetched with the day after.
     await advance(hass, freezer, "2025-06-11T23:00:01+00:00")
-    assert counts(cost_sandbox) == (23, 4, 4)
+    assert counts(cost_sandbox) == (23, 2, 4)
     today = hass.states.get(IMPORT_TODAY)
     assert today is not None
     assert float(today.state) == 0.0
@@ -159,7 +161,7 @@ async def test_call_schedule(
     assert float(state(hass, IMPORT_PRICE)) == 0.25
     await advance(hass, freezer, "2025-06-11T23:30:00+00:00")
     assert float(state(hass, IMPORT_PRICE)) == 0.07
-    assert counts(cost_sandbox) == (23, 4, 4)
+    assert counts(cost_sandbox) == (23, 2, 4)
 
 
 async def test_month_start_resets(

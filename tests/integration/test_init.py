@@ -26,6 +26,7 @@ from custom_components.flatpeak.entity import FlatpeakEntity, entry_device
 from tests.conftest import ticking_clock
 
 from .conftest import LOCATION_TITLE, entry_data
+from .registry import device_owners
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -53,6 +54,7 @@ async def test_setup_registers_devices_and_unloads(
     """A reachable location loads, registers its devices and unloads cleanly."""
     entry = init_integration
     location_id = sandbox.sandbox.demo_location_id
+    assert location_id is not None
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.location.id == location_id
     assert entry.runtime_data.location.currency_code == "GBP"
@@ -63,14 +65,14 @@ async def test_setup_registers_devices_and_unloads(
     assert location_device.name == f"Flatpeak {LOCATION_TITLE}"
     assert location_device.manufacturer == "Flatpeak"
     assert location_device.entry_type is dr.DeviceEntryType.SERVICE
-    assert location_device.config_entries == {entry.entry_id}
+    assert device_owners(location_device) == {entry.entry_id: {None}}
 
     subentry = next(iter(entry.subentries.values()))
     device = entry_device(hass, entry, subentry.data[CONF_DEVICE_ID])
     assert device is not None
     assert device.name == "Roof"
     assert device.via_device_id == location_device.id
-    assert device.config_entries_subentries == {entry.entry_id: {subentry.subentry_id}}
+    assert device_owners(device) == {entry.entry_id: {subentry.subentry_id}}
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

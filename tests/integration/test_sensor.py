@@ -19,7 +19,6 @@ from homeassistant.const import (
     Platform,
 )
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import snapshot_platform
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 from .cost_data import (
@@ -35,6 +34,7 @@ from .cost_data import (
     cost_sandbox,
     setup_entry,
 )
+from .registry import entity_snapshots
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -51,7 +51,7 @@ pytestmark = [
 
 @pytest.fixture
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Serialise Home Assistant objects into `snapshots/` (the plugin's extension)."""
+    """Serialise into `snapshots/` (the plugin's extension)."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
@@ -81,7 +81,7 @@ async def test_snapshot(
 ) -> None:
     """Every entity of a home with solar, an EV charger and an appliance."""
     await setup_entry(hass, cost_entry, hass_storage)
-    await snapshot_platform(hass, entity_registry, snapshot, cost_entry.entry_id)
+    assert entity_snapshots(hass, entity_registry, cost_entry.entry_id) == snapshot
 
 
 async def test_location_costs(

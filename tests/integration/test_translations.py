@@ -31,8 +31,12 @@ from homeassistant.const import (
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util.yaml import load_yaml_dict
 
-from custom_components.flatpeak import const, helpers, services
-from custom_components.flatpeak.const import DOMAIN, SUBENTRY_TYPES
+from custom_components.flatpeak import const, helpers, price_services, services
+from custom_components.flatpeak.const import (
+    DOMAIN,
+    SUBENTRY_CHEAPEST_WINDOW,
+    SUBENTRY_TYPES,
+)
 from custom_components.flatpeak.sensor import (
     DEVICE_SENSORS,
     LOCATION_SENSORS,
@@ -69,7 +73,12 @@ EXCEPTION_CLASSES = frozenset(
 FLOW_SECTIONS: dict[str, list[str]] = {
     "FlatpeakConfigFlow": ["config"],
     "FlatpeakOptionsFlow": ["options"],
-    "_DeviceSubentryFlow": [f"config_subentries.{kind}" for kind in SUBENTRY_TYPES],
+    "_DeviceSubentryFlow": [
+        f"config_subentries.{kind}"
+        for kind in SUBENTRY_TYPES
+        if kind != SUBENTRY_CHEAPEST_WINDOW
+    ],
+    "CheapestWindowSubentryFlow": [f"config_subentries.{SUBENTRY_CHEAPEST_WINDOW}"],
 }
 # Aborts Home Assistant's flow helpers raise with their default reason.
 HELPER_ABORTS: dict[str, str] = {
@@ -243,6 +252,17 @@ class Module:
         value = _keyword(call, name)
         if value is None and name in params and params.index(name) < len(call.args):
             value = call.args[params.index(name)]
+        if value is None:
+            # Left out: the parameter's default.
+            args = function.args.args
+            defaults = dict(
+                zip(
+                    [a.arg for a in args[len(args) - len(function.args.defaults) :]],
+                    function.args.defaults,
+                    strict=True,
+                )
+            )
+            value = defaults.get(name)
         if value is None:
             raise UnresolvableError(f"{self.path.name}:{call.lineno} {name}")
         return value
@@ -483,6 +503,8 @@ def test_services() -> None:
         services.SERVICE_GET_COSTS: services.GET_COSTS_SCHEMA,
         services.SERVICE_GET_SESSION_COST: services.GET_SESSION_COST_SCHEMA,
         services.SERVICE_ESTIMATE_COST: services.ESTIMATE_COST_SCHEMA,
+        price_services.SERVICE_GET_PRICES: price_services.GET_PRICES_SCHEMA,
+        price_services.SERVICE_PLAN_CHARGE: price_services.PLAN_CHARGE_SCHEMA,
     }
     assert set(SERVICES_YAML) == set(registered)
     assert set(STRINGS["services"]) == set(registered)

@@ -1,0 +1,1 @@
+"""Planning: cheapest windows, charge plans, the day's prices (pure)."""
