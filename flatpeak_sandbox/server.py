@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Self
 
-from aiohttp import BasicAuth, web
+from aiohttp import web
 
 from . import costs, meters
 from .admin import add_admin_routes
@@ -43,6 +45,19 @@ ADDRESS_FIELDS = (
 def _token(request: web.Request) -> Token:
     token: Token = request[TOKEN_KEY]
     return token
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    """Return (login, password) of an HTTP Basic Authorization header, if it is one."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, colon, password = decoded.partition(":")
+    return (login, password) if colon else None
 
 
 def _json(
@@ -275,11 +290,8 @@ class _Api:
     # -- login --------------------------------------------------------------------
     async def login(self, request: web.Request) -> web.Response:
         """``GET /login`` with HTTP Basic account id : API key."""
-        try:
-            auth = BasicAuth.decode(request.headers.get("Authorization", ""))
-        except ValueError:
-            auth = None
-        issued = self.sandbox.login(auth.login, auth.password) if auth else None
+        credentials = _basic_credentials(request.headers.get("Authorization", ""))
+        issued = self.sandbox.login(*credentials) if credentials else None
         if issued is None:
             raise ApiError(403, None, "Bad credentials", plain=True)
         bearer, token = issued

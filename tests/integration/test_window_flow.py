@@ -12,6 +12,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 
 from custom_components.flatpeak.const import DOMAIN, SUBENTRY_CHEAPEST_WINDOW
+from custom_components.flatpeak.entity import entry_device
 
 from .registry import device_owners
 from .test_prices import local, set_up, window_entry
@@ -85,7 +86,7 @@ async def test_add_a_window(hass: HomeAssistant, home: MockConfigEntry) -> None:
     assert state.attributes["next_end"] == local("2026-06-16", 2, 30).isoformat()
     assert state.attributes["average_price"] == 0.07
     assert state.attributes["window_end"] == local("2026-06-16", 7).isoformat()
-    device = dr.async_get(hass).async_get_device({(DOMAIN, subentry.subentry_id)})
+    device = entry_device(hass, home, subentry.subentry_id)
     assert device is not None
     assert device.name == "Dishwasher"
     assert device.entry_type is dr.DeviceEntryType.SERVICE
@@ -160,4 +161,4 @@ async def test_reconfigure_plans_anew_and_remove_leaves_nothing(
     await hass.async_block_till_done()
     assert hass.states.get(entity_id) is None
     assert er.async_get(hass).async_get(entity_id) is None
-    assert dr.async_get(hass).async_get_device({(DOMAIN, subentry.subentry_id)}) is None
+    assert entry_device(hass, home, subentry.subentry_id) is None

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from flatpeak_sandbox import API_VERSION, SandboxServer
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+def basic_auth(login: str, password: str) -> dict[str, str]:
+    """Return an HTTP Basic Authorization header (aiohttp's BasicAuth is deprecated)."""
+    token = base64.b64encode(f"{login}:{password}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 @dataclass
@@ -32,7 +40,7 @@ class Api:
         assert account is not None
         async with self.session.get(
             f"{self.server.url}/login",
-            auth=aiohttp.BasicAuth(account.account_id, account.api_key),
+            headers=basic_auth(account.account_id, account.api_key),
         ) as resp:
             assert resp.status == 200
             self.token = (await resp.json())["bearer_token"]

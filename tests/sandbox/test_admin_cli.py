@@ -16,7 +16,7 @@ import pytest
 from flatpeak_sandbox import Sandbox, SandboxServer, Tariff
 from flatpeak_sandbox.__main__ import demo_tariff, main, make_sandbox, serve
 
-from .helpers import Api, record
+from .helpers import Api, basic_auth, record
 
 REPO = Path(__file__).parents[2]
 
@@ -214,9 +214,7 @@ async def test_serve_in_process(tmp_path: Path, socket_enabled: None) -> None:
     assert "location_id: loc_" in text
     async with (
         aiohttp.ClientSession() as session,
-        session.get(
-            f"{url[0]}/login", auth=aiohttp.BasicAuth(account[1], key[1])
-        ) as resp,
+        session.get(f"{url[0]}/login", headers=basic_auth(account[1], key[1])) as resp,
     ):
         assert resp.status == 200
         token = (await resp.json())["bearer_token"]
@@ -285,7 +283,7 @@ async def test_cli_subprocess(
             aiohttp.ClientSession() as session,
             session.get(
                 f"{found['url']}/login",
-                auth=aiohttp.BasicAuth(found["account_id"], found["api_key"]),
+                headers=basic_auth(found["account_id"], found["api_key"]),
             ) as resp,
         ):
             assert resp.status == 200

@@ -7,7 +7,7 @@ import pytest
 
 from flatpeak_sandbox import Sandbox, SandboxServer
 
-from .helpers import Api
+from .helpers import Api, basic_auth
 
 
 async def test_login_and_bad_credentials(api: Api) -> None:
@@ -16,14 +16,14 @@ async def test_login_and_bad_credentials(api: Api) -> None:
     account = api.server.sandbox.demo_account
     assert account is not None
     async with api.session.get(
-        url, auth=aiohttp.BasicAuth(account.account_id, account.api_key)
+        url, headers=basic_auth(account.account_id, account.api_key)
     ) as resp:
         body = await resp.json()
     assert body["expires_in"] == 3600
     assert body["live_mode"] is False
     assert isinstance(body["bearer_token"], str)
-    for auth in (aiohttp.BasicAuth(account.account_id, "sk_test_wrong"), None):
-        async with api.session.get(url, auth=auth) as resp:
+    for headers in (basic_auth(account.account_id, "sk_test_wrong"), {}):
+        async with api.session.get(url, headers=headers) as resp:
             assert resp.status == 403
             assert await resp.json() == {"message": "Bad credentials"}
 

@@ -22,6 +22,8 @@ import pytest
 from flatpeak_sandbox import Sandbox, SandboxServer, StoredRecord, Tariff
 from flatpeak_sandbox.util import loads_lenient
 
+from .helpers import basic_auth
+
 SEEDS = Path(__file__).parents[3] / "shared" / "flatpeak" / "seeds"
 SEED_LOCATION = "loc_641b90b758fb8e6293716e40"
 SEED_EV = "dev_65e6d8334c8d715963d99db3"
@@ -218,7 +220,7 @@ async def test_seed_example(example: Example) -> None:
         assert account is not None
         async with session.get(
             f"{server.url}/login",
-            auth=aiohttp.BasicAuth(account.account_id, account.api_key),
+            headers=basic_auth(account.account_id, account.api_key),
         ) as resp:
             token = (await resp.json())["bearer_token"]
         headers = {
