@@ -553,6 +553,53 @@ def test_wording() -> None:
         assert not re.search(r"\b(ev|Ev|kwh|KWh|api|Api)\b", text), text
 
 
+# The languages translated beside English; each must stay complete.
+LANGUAGES = ["de", "fr", "nl", "es"]
+# Key paths whose value (over three words) may read the same as in English, because
+# it is made only of identifiers, URLs or placeholders. None is today: add one here,
+# with its reason, rather than copy English into a translation.
+SAME_AS_ENGLISH: frozenset[str] = frozenset()
+
+
+def _leaves(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Map each leaf's dotted key path to its value."""
+    leaves: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            leaves |= _leaves(value, f"{prefix}{key}.")
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translation_matches_english(language: str) -> None:
+    """A translation has en.json's keys, each translated, with the same placeholders."""
+    path = PACKAGE / "translations" / f"{language}.json"
+    translated = _leaves(json.loads(path.read_text(encoding="utf-8")))
+    english = _leaves(STRINGS)
+    missing = sorted(english.keys() - translated.keys())
+    assert not missing, f"{path.name} lacks {missing}"
+    extra = sorted(translated.keys() - english.keys())
+    assert not extra, f"{path.name} has keys en.json does not: {extra}"
+    problems: list[str] = []
+    for key, text in translated.items():
+        source: str = english[key]
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{key} is empty")
+            continue
+        if _placeholders(text) != _placeholders(source):
+            problems.append(
+                f"{key}: placeholders {sorted(_placeholders(text))}"
+                f" != {sorted(_placeholders(source))}"
+            )
+        if text == source and len(source.split()) > 3 and key not in SAME_AS_ENGLISH:
+            problems.append(f"{key} is still English")
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+    stale = sorted(SAME_AS_ENGLISH - english.keys())
+    assert not stale, f"SAME_AS_ENGLISH names keys en.json lacks: {stale}"
+
+
 @pytest.mark.freeze_time(NOW)
 @pytest.mark.usefixtures("energy_sensors")
 async def test_state_attributes_are_translated(
