@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from .collect import Collector
     from .metering import Stream, SumAnchor
-    from .outbox import BackfillSpan, Outbox
-    from .outbox_store import Source
+    from .outbox import Outbox
+    from .outbox_store import BackfillSpan, Source
     from .sender import Sender
     from .spans import Span
 

@@ -166,7 +166,7 @@ class Collector:
         sensors are today's from the first cycle; older energy is for the backfill
         action. The start is saved at once, so a restart keeps it.
         """
-        high_water = self._outbox.high_water(stream.key)
+        high_water = self._outbox.progress(stream.key).high_water
         if high_water is not None:
             return high_water
         start = min(
@@ -195,7 +195,7 @@ class Collector:
             ):
                 anchor = None  # another sensor's sum, or none: look it up
             computed = await self.async_compute(
-                piece, compiled, anchor, self._outbox.session_state(stream.key)
+                piece, compiled, anchor, self._outbox.progress(stream.key).session_state
             )
             window, assignment = computed.window, computed.assignment
             if window.high_water <= piece.start:

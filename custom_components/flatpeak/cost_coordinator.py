@@ -191,7 +191,7 @@ class FlatpeakCostCoordinator(DataUpdateCoordinator[CostData]):
                 self._last_sessions[completed.stream_key] = cost
         for key in list(self._running_due):
             self._running_due.discard(key)
-            running = outbox.session_state(key).open
+            running = outbox.progress(key).session_state.open
             cost = (
                 None
                 if running is None

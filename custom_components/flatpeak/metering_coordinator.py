@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
     from .api import FlatpeakClient, TariffDirection
     from .metering import Stream
-    from .outbox import BackfillSpan, Outbox
+    from .outbox import Outbox
+    from .outbox_store import BackfillSpan
 
 CYCLE_INTERVAL: Final = timedelta(minutes=5)
 BACKLOG_INTERVAL: Final = timedelta(seconds=10)

@@ -15,18 +15,14 @@ Why nothing is lost and nothing is sent twice:
 - A backfill's span is saved before it starts and dropped when it is done, so a
   restart resumes it.
 
-A pending record is kept as its stored JSON text: strings are never tracked by
-CPython's garbage collector (plain dicts are, from Python 3.14), so a year of
-backfill waiting here adds nothing to the collections that pause the event loop.
-A save hands the texts to the file as one pre-serialised JSON fragment.
+Pending records are kept as their stored JSON texts (`pending.py`); a save hands
+them to the file as one pre-serialised JSON fragment.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.helpers.json import json_fragment
@@ -35,48 +31,35 @@ from homeassistant.util import dt as dt_util
 from .api import MAX_RECORDS_PER_REQUEST, MeterRecord
 from .outbox_store import (
     STREAM,
+    BackfillSpan,
     CompletedSession,
     FailedEntry,
     Hold,
+    OutboxState,
     OutboxStore,
-    PendingBatch,
     Source,
     StreamProgress,
-    failed_from_dict,
-    failed_to_dict,
-    hold_from_dict,
-    hold_to_dict,
-    parse_item,
+    batch_of,
     parse_pending,
     pending_batch,
-    progress_from_dict,
-    progress_to_dict,
-    span_from_list,
-    span_to_list,
+    records_of,
 )
-from .sessions import Session, SessionState
-from .spans import Span, merge_spans
+from .pending import PendingRecords
+from .spans import merge_spans
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+    from datetime import datetime
 
     from homeassistant.core import HomeAssistant
 
     from .metering import SumAnchor
+    from .sessions import Session, SessionState
+    from .spans import Span
 
 # Below this many records, converting them on the loop is cheaper than a trip to
 # the executor (a record takes ~10 us each way).
 _INLINE_CONVERT = 200
-
-type BackfillSpan = tuple[datetime, datetime | None]
-
-
-def _batch(stream_key: str, records: Iterable[MeterRecord]) -> PendingBatch:
-    return pending_batch((stream_key, record) for record in records)
-
-
-def _records(texts: list[str]) -> list[MeterRecord]:
-    return [parse_item(json.loads(text))[1] for text in texts]
 
 
 class Outbox:
@@ -86,22 +69,9 @@ class Outbox:
         """Create the outbox; call `async_load` before use."""
         self._hass = hass
         self._store = OutboxStore(hass, entry_id)
-        # record_reference_id -> stored JSON text, oldest interval first; beside
-        # it the start (epoch), the stream and, for EV records, the session.
-        self._pending: dict[str, str] = {}
-        self._starts: dict[str, float] = {}
-        self._stream_of: dict[str, str] = {}
-        self._session_of: dict[str, str] = {}
+        self._pending = PendingRecords()
         self._unreadable: list[Any] = []
-        self._in_flight: set[str] = set()
-        self._streams: dict[str, StreamProgress] = {}
-        self._failed: list[FailedEntry] = []
-        self._completed: list[CompletedSession] = []
-        self._backfills: list[BackfillSpan] = []
-        self._hold: Hold | None = None
-        self.statistics_from: datetime | None = None
-        """Start of the oldest record accepted since the statistics were written."""
-        self.last_submission: datetime | None = None
+        self.state = OutboxState()
 
     @property
     def key(self) -> str:
@@ -117,67 +87,30 @@ class Outbox:
         pending, self._unreadable = await self._hass.async_add_executor_job(
             parse_pending, [*data.get("pending", []), *data.get("unreadable", [])]
         )
-        self._add_texts(pending)
-        self._in_flight = set(data.get("in_flight", [])) & self._pending.keys()
-        self.last_submission = _time(data.get("last_submission"))
-        self.statistics_from = _time(data.get("statistics_from"))
-        self._streams = {
-            key: progress_from_dict(item)
-            for key, item in data.get("streams", {}).items()
-        }
-        self._failed = [failed_from_dict(item) for item in data.get("failed", [])]
-        self._completed = [
-            CompletedSession(item["stream"], Session.from_dict(item["session"]))
-            for item in data.get("completed_sessions", [])
-        ]
-        self._backfills = [span_from_list(item) for item in data.get("backfills", [])]
-        self._hold = hold_from_dict(data.get("hold"))
+        self._pending.add(pending)
+        self._pending.set_in_flight(data.get("in_flight", []))
+        self.state = OutboxState.from_dict(data)
 
-    def _add_texts(self, batch: PendingBatch) -> None:
-        """Add records that are not pending yet, keeping the oldest first."""
-        newest = next(reversed(self._pending), None)
-        last = None if newest is None else self._starts[newest]
-        in_order = True
-        for ref, text, start, stream, session in zip(
-            batch.refs,
-            batch.texts,
-            batch.starts,
-            batch.streams,
-            batch.sessions,
-            strict=True,
-        ):
-            if ref in self._pending:
-                continue
-            if last is not None and start < last:
-                in_order = False
-            last = start
-            self._pending[ref] = text
-            self._starts[ref] = start
-            self._stream_of[ref] = stream
-            if session is not None:
-                self._session_of[ref] = session
-        if not in_order:
-            order = sorted(self._pending, key=lambda ref: (self._starts[ref], ref))
-            self._pending = {ref: self._pending[ref] for ref in order}
+    @property
+    def statistics_from(self) -> datetime | None:
+        """Start of the oldest record accepted since the statistics were written."""
+        return self.state.statistics_from
+
+    @statistics_from.setter
+    def statistics_from(self, value: datetime | None) -> None:
+        self.state.statistics_from = value
+
+    @property
+    def last_submission(self) -> datetime | None:
+        """When Flatpeak last accepted records."""
+        return self.state.last_submission
 
     def _to_storage(self) -> dict[str, Any]:
         """Return the file's content (the pending records as one fragment)."""
         data: dict[str, Any] = {
-            "pending": json_fragment("[" + ",".join(self._pending.values()) + "]"),
-            "in_flight": sorted(self._in_flight),
-            "last_submission": _iso(self.last_submission),
-            "statistics_from": _iso(self.statistics_from),
-            "streams": {
-                key: progress_to_dict(progress)
-                for key, progress in self._streams.items()
-            },
-            "failed": [failed_to_dict(entry) for entry in self._failed],
-            "completed_sessions": [
-                {"stream": item.stream_key, "session": item.session.to_dict()}
-                for item in self._completed
-            ],
-            "backfills": [span_to_list(span) for span in self._backfills],
-            "hold": hold_to_dict(self._hold),
+            "pending": json_fragment("[" + ",".join(self._pending.all_texts()) + "]"),
+            "in_flight": sorted(self._pending.in_flight),
+            **self.state.to_dict(),
         }
         if self._unreadable:
             data["unreadable"] = self._unreadable
@@ -198,31 +131,17 @@ class Outbox:
 
     def progress(self, stream_key: str) -> StreamProgress:
         """Return a stream's progress (empty for a stream never computed)."""
-        return self._streams.get(stream_key) or StreamProgress()
-
-    def high_water(self, stream_key: str) -> datetime | None:
-        """Return the end of the last interval queued for a stream (None: never)."""
-        return self.progress(stream_key).high_water
-
-    def anchor(self, stream_key: str) -> SumAnchor | None:
-        """Return the statistics sum the stream's next interval starts from."""
-        return self.progress(stream_key).anchor
-
-    def covered(self, stream_key: str) -> list[Span]:
-        """Return the spans whose intervals were computed and queued for a stream."""
-        return list(self.progress(stream_key).covered)
-
-    def session_state(self, stream_key: str) -> SessionState:
-        """Return the stream's persisted EV session state."""
-        return self.progress(stream_key).sessions or SessionState()
+        return self.state.streams.get(stream_key) or StreamProgress()
 
     def stream_keys(self) -> set[str]:
         """Return the keys of every stream with stored progress or records."""
-        return set(self._streams) | set(self._stream_of.values())
+        return set(self.state.streams) | self._pending.stream_keys()
 
     async def async_set_sources(self, stream_key: str, sources: list[Source]) -> None:
         """Record the stream's source sensors (a swap adds one) and save."""
-        self._streams.setdefault(stream_key, StreamProgress()).sources = list(sources)
+        self.state.streams.setdefault(stream_key, StreamProgress()).sources = list(
+            sources
+        )
         await self._async_save()
 
     async def async_enqueue(
@@ -246,8 +165,10 @@ class Outbox:
         """
         new = [r for r in records if r.record_reference_id not in self._pending]
         if new:
-            self._add_texts(await self._async_run(len(new), _batch, stream_key, new))
-        progress = self._streams.setdefault(stream_key, StreamProgress())
+            self._pending.add(
+                await self._async_run(len(new), batch_of, stream_key, new)
+            )
+        progress = self.state.streams.setdefault(stream_key, StreamProgress())
         if high_water is not None and (
             progress.high_water is None or high_water >= progress.high_water
         ):
@@ -259,7 +180,7 @@ class Outbox:
             progress.sessions = session_state
         if covered is not None:
             progress.covered = merge_spans([*progress.covered, covered])
-        self._completed.extend(
+        self.state.completed.extend(
             CompletedSession(stream_key, session) for session in finished_sessions
         )
         await self._async_save()
@@ -269,29 +190,29 @@ class Outbox:
     @property
     def backfills(self) -> list[BackfillSpan]:
         """Backfill spans asked for and not finished, oldest request first."""
-        return list(self._backfills)
+        return list(self.state.backfills)
 
     async def async_add_backfill(self, span: BackfillSpan) -> None:
         """Remember a backfill until `async_finish_backfill`."""
-        if span not in self._backfills:
-            self._backfills.append(span)
+        if span not in self.state.backfills:
+            self.state.backfills.append(span)
             await self._async_save()
 
     async def async_finish_backfill(self, span: BackfillSpan) -> None:
         """Forget a finished backfill."""
-        if span in self._backfills:
-            self._backfills.remove(span)
+        if span in self.state.backfills:
+            self.state.backfills.remove(span)
             await self._async_save()
 
     @property
     def hold(self) -> Hold | None:
         """Flatpeak's last "not before", if any."""
-        return self._hold
+        return self.state.hold
 
     async def async_set_hold(self, hold: Hold | None) -> None:
         """Remember (or clear) Flatpeak's "not before" across restarts."""
-        if hold != self._hold:
-            self._hold = hold
+        if hold != self.state.hold:
+            self.state.hold = hold
             await self._async_save()
 
     async def async_statistics_written(self, since: datetime | None) -> None:
@@ -306,8 +227,8 @@ class Outbox:
         self, max_records: int = MAX_RECORDS_PER_REQUEST
     ) -> list[MeterRecord]:
         """Return up to `max_records` pending records, oldest interval first."""
-        texts = list(islice(self._pending.values(), max_records))
-        return await self._async_run(len(texts), _records, texts)
+        texts = self._pending.first(max_records)
+        return await self._async_run(len(texts), records_of, texts)
 
     @property
     def unreadable_count(self) -> int:
@@ -321,36 +242,27 @@ class Outbox:
 
     def pending_session_ids(self) -> set[str]:
         """Return the EV session ids of the pending records."""
-        return set(self._session_of.values())
+        return self._pending.session_ids()
 
     @property
     def has_in_flight(self) -> bool:
         """Whether records were sent without an answer (Flatpeak may hold them)."""
-        return bool(self._in_flight)
+        return bool(self._pending.in_flight)
 
     async def async_in_flight(self) -> list[MeterRecord]:
         """Return the pending records sent without an answer, oldest first."""
-        texts = [text for ref, text in self._pending.items() if ref in self._in_flight]
-        return await self._async_run(len(texts), _records, texts)
+        texts = self._pending.in_flight_texts()
+        return await self._async_run(len(texts), records_of, texts)
 
     async def async_mark_in_flight(self, records: Iterable[MeterRecord]) -> None:
         """Note (and save) that records are about to be sent."""
-        self._in_flight.update(_ref(record) for record in records)
+        self._pending.set_in_flight(_ref(record) for record in records)
         await self._async_save()
 
     async def async_clear_in_flight(self) -> None:
         """Forget the in-flight mark: Flatpeak answered that it stored nothing."""
-        if self._in_flight:
-            self._in_flight.clear()
+        if self._pending.clear_in_flight():
             await self._async_save()
-
-    def _pop(self, ref: str) -> str | None:
-        self._in_flight.discard(ref)
-        self._starts.pop(ref, None)
-        self._session_of.pop(ref, None)
-        stream = self._stream_of.pop(ref, None)
-        self._pending.pop(ref, None)
-        return stream
 
     async def async_mark_accepted(
         self, records: Iterable[MeterRecord], *, when: datetime | None = None
@@ -358,14 +270,14 @@ class Outbox:
         """Drop records Flatpeak accepted and save at once."""
         starts = []
         for record in records:
-            self._pop(_ref(record))
+            self._pending.pop(_ref(record))
             starts.append(record.start_time)
         if starts:
             oldest = min(starts)
             if self.statistics_from is None or oldest < self.statistics_from:
                 self.statistics_from = oldest
         if when is not None:
-            self.last_submission = when
+            self.state.last_submission = when
         await self._async_save()
 
     async def async_mark_failed(
@@ -374,25 +286,25 @@ class Outbox:
         """Move records Flatpeak rejected aside with their error and save at once."""
         now = dt_util.utcnow()
         for record, error in failures:
-            stream_key = self._pop(_ref(record)) or ""
-            self._failed.append(FailedEntry(stream_key, record, error, now))
+            stream_key = self._pending.pop(_ref(record)) or ""
+            self.state.failed.append(FailedEntry(stream_key, record, error, now))
         await self._async_save()
 
     @property
     def failed(self) -> list[FailedEntry]:
         """Records Flatpeak rejected, oldest first."""
-        return list(self._failed)
+        return list(self.state.failed)
 
     async def async_clear_failed(self) -> list[FailedEntry]:
         """Forget the rejected records (the user discarded them); return them."""
-        cleared, self._failed = self._failed, []
+        cleared, self.state.failed = self.state.failed, []
         await self._async_save()
         return cleared
 
     async def async_requeue_failed(self) -> list[FailedEntry]:
         """Queue the rejected records again, unchanged (the user asked); return them."""
-        requeued, self._failed = self._failed, []
-        self._add_texts(pending_batch((e.stream_key, e.record) for e in requeued))
+        requeued, self.state.failed = self.state.failed, []
+        self._pending.add(pending_batch((e.stream_key, e.record) for e in requeued))
         await self._async_save()
         return requeued
 
@@ -402,14 +314,16 @@ class Outbox:
         The device was created again at Flatpeak (it had lost the old one), so
         records of the old id would be refused; their reference ids stay.
         """
-        refs = [ref for ref, key in self._stream_of.items() if key == stream_key]
-        records = _records([self._pending[ref] for ref in refs])
-        records.extend(e.record for e in self._failed if e.stream_key == stream_key)
+        refs = self._pending.of_stream(stream_key)
+        records = records_of([self._pending.text(ref) for ref in refs])
+        records.extend(
+            e.record for e in self.state.failed if e.stream_key == stream_key
+        )
         for ref in refs:
-            self._pop(ref)
-        self._failed = [e for e in self._failed if e.stream_key != stream_key]
-        self._add_texts(
-            _batch(stream_key, (replace(r, device_id=device_id) for r in records))
+            self._pending.pop(ref)
+        self.state.failed = [e for e in self.state.failed if e.stream_key != stream_key]
+        self._pending.add(
+            batch_of(stream_key, (replace(r, device_id=device_id) for r in records))
         )
         await self._async_save()
 
@@ -418,12 +332,14 @@ class Outbox:
     @property
     def completed_sessions(self) -> list[CompletedSession]:
         """Finished sessions whose completion has not been reported yet."""
-        return list(self._completed)
+        return list(self.state.completed)
 
     async def async_mark_session_reported(self, session_id: str) -> None:
         """Forget a finished session once its completion is to be reported."""
-        self._completed = [
-            item for item in self._completed if item.session.session_id != session_id
+        self.state.completed = [
+            item
+            for item in self.state.completed
+            if item.session.session_id != session_id
         ]
         await self._async_save()
 
@@ -431,46 +347,35 @@ class Outbox:
 
     async def async_remove_stream(self, stream_key: str) -> None:
         """Forget everything of a stream (its subentry was removed)."""
-        for ref in [r for r, key in self._stream_of.items() if key == stream_key]:
-            self._pop(ref)
-        self._streams.pop(stream_key, None)
-        self._failed = [e for e in self._failed if e.stream_key != stream_key]
-        self._completed = [c for c in self._completed if c.stream_key != stream_key]
+        for ref in self._pending.of_stream(stream_key):
+            self._pending.pop(ref)
+        self.state.streams.pop(stream_key, None)
+        self.state.failed = [e for e in self.state.failed if e.stream_key != stream_key]
+        self.state.completed = [
+            c for c in self.state.completed if c.stream_key != stream_key
+        ]
         await self._async_save()
 
     async def async_remove(self) -> None:
         """Delete the stored file (the config entry was removed)."""
-        for ref in list(self._pending):
-            self._pop(ref)
-        self._streams.clear()
-        self._failed.clear()
-        self._completed.clear()
-        self._backfills.clear()
+        self._pending.clear()
+        self.state.streams.clear()
+        self.state.failed.clear()
+        self.state.completed.clear()
+        self.state.backfills.clear()
         await self._store.async_remove()
 
     def diagnostics(self) -> dict[str, Any]:
         """Return a snapshot for diagnostics (no secrets in here)."""
-        oldest = next(iter(self._pending.values()), None)
+        oldest = self._pending.oldest()
         oldest_item = None if oldest is None else json.loads(oldest)
         if oldest_item is not None:
             del oldest_item[STREAM]
         return {
             "pending_count": len(self._pending),
-            "in_flight_count": len(self._in_flight),
-            "last_submission": _iso(self.last_submission),
-            "statistics_from": _iso(self.statistics_from),
+            "in_flight_count": len(self._pending.in_flight),
+            **self.state.to_dict(),
             "oldest_pending": oldest_item,
-            "streams": {
-                key: progress_to_dict(progress)
-                for key, progress in self._streams.items()
-            },
-            "failed": [failed_to_dict(entry) for entry in self._failed],
-            "completed_sessions": [
-                {"stream": item.stream_key, "session": item.session.to_dict()}
-                for item in self._completed
-            ],
-            "backfills": [span_to_list(span) for span in self._backfills],
-            "hold": hold_to_dict(self._hold),
         }
 
 
@@ -478,11 +383,3 @@ def _ref(record: MeterRecord) -> str:
     if record.record_reference_id is None:
         raise ValueError("outbox records need a record_reference_id")
     return record.record_reference_id
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()

@@ -71,6 +71,11 @@ class StreamProgress:
     sources: list[Source] = field(default_factory=list)
     """The source sensors in force, oldest first (a swap adds one)."""
 
+    @property
+    def session_state(self) -> SessionState:
+        """The stream's EV session state (empty when it never had one)."""
+        return self.sessions or SessionState()
+
 
 @dataclass(frozen=True, slots=True)
 class FailedEntry:
@@ -98,11 +103,13 @@ class Hold:
     reason: str
 
 
-def _time(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """Read a stored ISO time (None stays None)."""
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """Write a time as stored (None stays None)."""
     return None if value is None else value.isoformat()
 
 
@@ -175,7 +182,7 @@ def progress_from_dict(data: dict[str, Any]) -> StreamProgress:
     """Parse a stream's stored progress."""
     anchor = data.get("anchor")
     return StreamProgress(
-        high_water=_time(data.get("high_water")),
+        high_water=parse_time(data.get("high_water")),
         anchor=None if anchor is None else SumAnchor.from_dict(anchor),
         anchor_entity=None if anchor is None else anchor.get("entity_id"),
         sessions=None
@@ -186,7 +193,7 @@ def progress_from_dict(data: dict[str, Any]) -> StreamProgress:
             for a, b in data.get("covered", [])
         ],
         sources=[
-            Source(entity_id, _time(since))
+            Source(entity_id, parse_time(since))
             for entity_id, since in data.get("sources", [])
         ],
     )
@@ -196,13 +203,13 @@ def progress_to_dict(progress: StreamProgress) -> dict[str, Any]:
     """Serialise a stream's progress."""
     anchor = progress.anchor
     return {
-        "high_water": _iso(progress.high_water),
+        "high_water": iso_time(progress.high_water),
         "anchor": None
         if anchor is None
         else {**anchor.to_dict(), "entity_id": progress.anchor_entity},
         "sessions": None if progress.sessions is None else progress.sessions.to_dict(),
         "covered": [[a.isoformat(), b.isoformat()] for a, b in progress.covered],
-        "sources": [[s.entity_id, _iso(s.since)] for s in progress.sources],
+        "sources": [[s.entity_id, iso_time(s.since)] for s in progress.sources],
     }
 
 
@@ -244,12 +251,76 @@ def hold_to_dict(hold: Hold | None) -> dict[str, Any] | None:
 
 def span_from_list(item: list[Any]) -> tuple[datetime, datetime | None]:
     """Parse a stored backfill span."""
-    return datetime.fromisoformat(item[0]), _time(item[1])
+    return datetime.fromisoformat(item[0]), parse_time(item[1])
 
 
 def span_to_list(span: tuple[datetime, datetime | None]) -> list[str | None]:
     """Serialise a backfill span."""
-    return [span[0].isoformat(), _iso(span[1])]
+    return [span[0].isoformat(), iso_time(span[1])]
+
+
+type BackfillSpan = tuple[datetime, datetime | None]
+
+
+@dataclass(slots=True)
+class OutboxState:
+    """Everything an outbox keeps but its pending records."""
+
+    streams: dict[str, StreamProgress] = field(default_factory=dict)
+    failed: list[FailedEntry] = field(default_factory=list)
+    completed: list[CompletedSession] = field(default_factory=list)
+    backfills: list[BackfillSpan] = field(default_factory=list)
+    hold: Hold | None = None
+    last_submission: datetime | None = None
+    statistics_from: datetime | None = None
+    """Start of the oldest record accepted since the statistics were written."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutboxState:
+        """Read the stored state (every part optional)."""
+        return cls(
+            streams={
+                key: progress_from_dict(item)
+                for key, item in data.get("streams", {}).items()
+            },
+            failed=[failed_from_dict(item) for item in data.get("failed", [])],
+            completed=[
+                CompletedSession(item["stream"], Session.from_dict(item["session"]))
+                for item in data.get("completed_sessions", [])
+            ],
+            backfills=[span_from_list(item) for item in data.get("backfills", [])],
+            hold=hold_from_dict(data.get("hold")),
+            last_submission=parse_time(data.get("last_submission")),
+            statistics_from=parse_time(data.get("statistics_from")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the state as stored."""
+        return {
+            "last_submission": iso_time(self.last_submission),
+            "statistics_from": iso_time(self.statistics_from),
+            "streams": {
+                key: progress_to_dict(progress)
+                for key, progress in self.streams.items()
+            },
+            "failed": [failed_to_dict(entry) for entry in self.failed],
+            "completed_sessions": [
+                {"stream": item.stream_key, "session": item.session.to_dict()}
+                for item in self.completed
+            ],
+            "backfills": [span_to_list(span) for span in self.backfills],
+            "hold": hold_to_dict(self.hold),
+        }
+
+
+def records_of(texts: list[str]) -> list[MeterRecord]:
+    """Return the records of stored pending texts."""
+    return [parse_item(json.loads(text))[1] for text in texts]
+
+
+def batch_of(stream_key: str, records: Iterable[MeterRecord]) -> PendingBatch:
+    """Return one stream's records as a batch to add to the pending records."""
+    return pending_batch((stream_key, record) for record in records)
 
 
 class OutboxStore(Store[dict[str, Any]]):

@@ -53,8 +53,8 @@ async def test_round_trip_across_instances(
     outbox = Outbox(hass, "entry1")
     await outbox.async_load()
     assert outbox.pending_count == 0
-    assert outbox.high_water("grid_import") is None
-    assert outbox.session_state("sub_ev") == SessionState()
+    assert outbox.progress("grid_import").high_water is None
+    assert outbox.progress("sub_ev").session_state == SessionState()
 
     grid = [record(GRID, 0, 100), record(GRID, 30, 200)]
     ev = [record(EV, 0, 700, "dev_ev-1"), record(EV, 30, 0)]
@@ -81,10 +81,14 @@ async def test_round_trip_across_instances(
     # Oldest interval first, all streams together.
     assert await restarted.async_peek() == [grid[0], ev[0], grid[1], ev[1]]
     assert restarted.pending_count == 4
-    assert restarted.high_water("grid_import") == T0 + timedelta(hours=1)
-    assert restarted.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=1), 12.3)
-    assert restarted.anchor("sub_ev") == SumAnchor(T0 + timedelta(minutes=55), 4.5)
-    assert restarted.session_state("sub_ev") == SessionState(open_session)
+    assert restarted.progress("grid_import").high_water == T0 + timedelta(hours=1)
+    assert restarted.progress("grid_import").anchor == SumAnchor(
+        T0 + timedelta(hours=1), 12.3
+    )
+    assert restarted.progress("sub_ev").anchor == SumAnchor(
+        T0 + timedelta(minutes=55), 4.5
+    )
+    assert restarted.progress("sub_ev").session_state == SessionState(open_session)
     assert [(c.stream_key, c.session) for c in restarted.completed_sessions] == [
         ("sub_ev", done)
     ]
@@ -142,8 +146,10 @@ async def test_enqueue_never_moves_back_or_replaces(hass: HomeAssistant) -> None
         anchor=SumAnchor(T0, 1.0),
     )
     assert await outbox.async_peek() == [record(GRID, -30, 50), original]
-    assert outbox.high_water("grid_import") == T0 + timedelta(hours=2)
-    assert outbox.anchor("grid_import") == SumAnchor(T0 + timedelta(hours=2), 5.0)
+    assert outbox.progress("grid_import").high_water == T0 + timedelta(hours=2)
+    assert outbox.progress("grid_import").anchor == SumAnchor(
+        T0 + timedelta(hours=2), 5.0
+    )
 
 
 async def test_sessions_reported_and_streams_removed(hass: HomeAssistant) -> None:
@@ -163,7 +169,7 @@ async def test_sessions_reported_and_streams_removed(hass: HomeAssistant) -> Non
 
     await outbox.async_remove_stream("sub_ev")
     assert await outbox.async_peek() == [record(GRID, 0, 5)]
-    assert outbox.high_water("sub_ev") is None
+    assert outbox.progress("sub_ev").high_water is None
 
 
 async def test_remove_deletes_the_file(
