@@ -330,6 +330,14 @@ async def _measure(
         return_response=True,
     )
     elapsed = time.perf_counter() - started
+    # Then the cost refresh that the accepted records bring on: the cost statistics
+    # rewritten from the oldest hour the backfill touched.
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    started = time.perf_counter()
+    await entry.runtime_data.costs.async_refresh()
+    await async_wait_recording_done(hass)
+    statistics_elapsed = time.perf_counter() - started
     ticker.stop()
     gc_timer.stop()
     promotions.stop()
@@ -350,6 +358,69 @@ async def _measure(
         f"{ticker.worst_outside(gc_timer.pauses) * 1000:.1f} "
         f"peak_rss_mb={peak / 1024:.0f} rss_growth_mb={(peak - rss_before) / 1024:.0f}"
     )
+    hours, mismatched = await _check_statistics(hass, info, now)
+    print(  # noqa: T201
+        f"BENCH days={days} statistics_seconds={statistics_elapsed:.2f} "
+        f"statistics_hours={hours} hours_unlike_flatpeak={mismatched}"
+    )
+
+
+async def _check_statistics(
+    hass: HomeAssistant, info: SandboxInfo, now: datetime
+) -> tuple[int, int]:
+    """Compare each hour of the import cost statistic with the records' own costs.
+
+    The expected cost of an hour is summed from the records the sandbox stores,
+    priced with the sandbox's tariff (not from what the integration was told).
+    Returns the number of hours written and of hours that differ by > 1e-6.
+    """
+    from homeassistant.components.recorder.statistics import (
+        statistics_during_period,
+    )
+    from homeassistant.helpers.recorder import get_instance
+
+    from custom_components.flatpeak.api import TariffDirection
+    from custom_components.flatpeak.statistics import floor_hour, statistic_id
+    from dev.harness import request
+    from flatpeak_sandbox import Tariff
+    from flatpeak_sandbox.tariff import energy_cost
+
+    tariff = Tariff.demo_uk()
+    expected: dict[datetime, float] = {}
+    records = request("GET", f"{info.url}/_sandbox/records", timeout=60)["data"]
+    for item in records:
+        if item.get("device_id") or item["tariff_direction"] != "IMPORT":
+            continue
+        start = dt_util.parse_datetime(item["start_time"])
+        end = dt_util.parse_datetime(item["end_time"])
+        assert start is not None
+        assert end is not None
+        hour = floor_hour(start)
+        cost = energy_cost(tariff, "IMPORT", start, end, item["energy_wh"])
+        expected[hour] = expected.get(hour, 0.0) + cost
+    stat_id = statistic_id(info.location_id, TariffDirection.IMPORT)
+    first = min(expected)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        first,
+        floor_hour(now),
+        {stat_id},
+        "hour",
+        None,
+        {"change"},
+    )
+    written = {
+        dt_util.utc_from_timestamp(float(row["start"])): float(row["change"] or 0)
+        for row in rows.get(stat_id, [])
+    }
+    complete = {hour for hour in expected if hour < floor_hour(now)}
+    mismatched = sum(
+        1
+        for hour in complete | written.keys()
+        if abs(written.get(hour, 0.0) - expected.get(hour, 0.0)) > 1e-6  # noqa: PLR2004
+    )
+    return len(written), mismatched
 
 
 def _meter_puts(info: SandboxInfo) -> int:
