@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -140,3 +141,12 @@ def test_the_client_and_pure_modules_import_no_home_assistant() -> None:
                 if any(n.split(".")[0] == "homeassistant" for n in names):
                     offenders.append(name)
     assert not offenders
+
+
+def test_hacs_minimum_is_the_oldest_lane() -> None:
+    """hacs.json's minimum Home Assistant is exactly the one the oldest lane tests."""
+    hacs = json.loads((REPO / "hacs.json").read_text())
+    pins = (REPO / "requirements_test.txt").read_text()
+    pinned = re.search(r"^homeassistant==(\S+)$", pins, re.MULTILINE)
+    assert pinned is not None
+    assert hacs["homeassistant"] == pinned[1]
