@@ -61,6 +61,7 @@ config:
 websocket_api:
 onboarding:
 diagnostics:
+repairs:
 energy:
 recorder:
   commit_interval: 1
