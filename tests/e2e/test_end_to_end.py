@@ -134,12 +134,13 @@ def test_sensors(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
 def test_estimate_cost(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None:
     """flatpeak.estimate_cost prices 2 kWh at night: 2 kWh x 0.07 GBP = 0.14 GBP.
 
-    The demo tariff's cheap window is 00:30-04:30 London time; 01:00-02:00 lies
-    inside it. Flatpeak is asked with non_persistent=true: nothing is stored.
+    The demo tariff's cheap window is 00:30-04:30 London time; 03:00-04:00 lies
+    inside it, and exists on every day (01:00-02:00 does not when the clocks go
+    forward, and comes twice when they go back). Flatpeak is asked with
+    non_persistent=true: nothing is stored.
     """
-    night = datetime.now(LONDON).replace(
-        hour=1, minute=0, second=0, microsecond=0
-    ) + timedelta(days=1)
+    tomorrow = datetime.now(LONDON).date() + timedelta(days=1)
+    night = datetime.combine(tomorrow, datetime.min.time(), LONDON).replace(hour=3)
     stored_before = len(e2e_home.sandbox_records())
     result = e2e_home.ws(
         type="call_service",
@@ -149,7 +150,7 @@ def test_estimate_cost(e2e_home: E2EHome, flatpeak_setup: FlatpeakSetup) -> None
             "config_entry_id": flatpeak_setup.entry_id,
             "energy_kwh": 2,
             "start": night.isoformat(),
-            "end": (night + timedelta(hours=1)).isoformat(),
+            "end": night.replace(hour=4).isoformat(),
             "direction": "import",
         },
         return_response=True,

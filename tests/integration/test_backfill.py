@@ -6,6 +6,7 @@ import logging
 import math
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from flatpeak_sandbox import SandboxServer
 
+LONDON = ZoneInfo("Europe/London")  # the demo location's time zone
 RATES = {GRID_IMPORT: 0.8, GRID_EXPORT: 0.3, SOLAR_ENERGY: 0.5}
 DAYS = 140
 
@@ -141,9 +143,12 @@ async def test_backfill_with_an_end_then_the_rest(
     """A span with an end, then a wider one: only the gaps are sent."""
     now = dt_util.utcnow()
     entry_id = init_integration.entry_id
-    # Setting the entry up sent today's intervals (a new stream starts today).
+    # Setting the entry up sent today's closed intervals (a new stream starts
+    # today): none in the first half hour of the location's day.
     today = len(sandbox.sandbox.records())
-    assert today
+    midnight = datetime.combine(now.astimezone(LONDON).date(), time(), LONDON)
+    closed = history["end"] - midnight  # type: ignore[operator]
+    assert (today > 0) is (closed >= timedelta(minutes=30)), (today, closed)
     first = await _backfill(
         hass,
         entry_id,
