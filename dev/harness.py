@@ -465,7 +465,7 @@ def _cli_onboard(url: str, username: str, password: str, pid: int | None) -> int
     token: str | None
     if not onboarding_done(url):
         token = onboard(url, username, password)
-        # The API address field of the setup form is an advanced option.
+        # Advanced mode for the developer (Home Assistant's own advanced settings).
         ws_commands(
             url,
             token,

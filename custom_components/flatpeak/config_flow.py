@@ -47,6 +47,7 @@ from .api import (
     FlatpeakNotFoundError,
     Location,
     PostalAddress,
+    TariffDirection,
 )
 from .compat import vol
 from .const import (
@@ -76,6 +77,7 @@ from .const import (
     SUBENTRY_SOLAR,
 )
 from .helpers import form_error
+from .statistics import statistic_name
 from .streams import entry_grid_entities, entry_interval_minutes
 from .window_flow import CheapestWindowSubentryFlow
 
@@ -407,8 +409,14 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             errors = _validate_grid(self.hass, user_input)
             if not errors:
+                # The success dialog says which statistics the energy dashboard takes.
                 return self.async_create_entry(
                     title=title,
+                    description="energy_dashboard",
+                    description_placeholders={
+                        "import_cost": statistic_name(title, TariffDirection.IMPORT),
+                        "export_value": statistic_name(title, TariffDirection.EXPORT),
+                    },
                     data={
                         CONF_ACCOUNT_ID: self._account_id,
                         CONF_API_KEY: self._api_key,

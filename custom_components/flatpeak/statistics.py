@@ -66,6 +66,16 @@ def statistic_id(location_id: str, direction: TariffDirection) -> str:
     return f"{DOMAIN}:{location_id.lower()}_{STATISTIC_SUFFIXES[direction][0]}"
 
 
+def statistic_name(title: str, direction: TariffDirection) -> str:
+    """Return the name the energy dashboard's pickers show for a cost statistic.
+
+    It says what it is for, first (the picker cuts long names off): beside it, the
+    picker offers the "… today" and "… this month" sensors, whose sums restart
+    every day or month.
+    """
+    return f"Flatpeak {STATISTIC_SUFFIXES[direction][1]} (energy dashboard), {title}"
+
+
 def floor_hour(when: datetime) -> datetime:
     """Return the start of the UTC hour holding `when`."""
     return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -213,11 +223,11 @@ class CostStatistics:
         """
         end = floor_hour(now)
         length = FULL_WINDOW if full else INCREMENTAL_WINDOW
-        for direction, (_, label) in STATISTIC_SUFFIXES.items():
+        for direction in STATISTIC_SUFFIXES:
             stat_id = statistic_id(self._location_id, direction)
             window = await self._async_window(stat_id, end, length, since)
             metadata = statistic_metadata(
-                stat_id, f"Flatpeak {self._title} {label}", currency
+                stat_id, statistic_name(self._title, direction), currency
             )
             total = window.base_sum
             first_held = window.first_held

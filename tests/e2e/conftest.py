@@ -3,7 +3,8 @@
 Both run as subprocesses on free loopback ports with a temporary config dir;
 the tests talk to them over HTTP and the websocket API as a user's browser does.
 Home Assistant's own ``frontend`` is replaced by a stub (it would download the
-frontend package), and the simulated home of ``dev/`` provides the meters.
+frontend package), except for the browser test's instance, which serves the real
+one; the simulated home of ``dev/`` provides the meters.
 """
 
 from __future__ import annotations
@@ -138,15 +139,28 @@ class E2EHome:
         return self.hass.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def write_config(config_dir: Path, port: int) -> None:
+# What the UI needs beside the stub's integrations (as in config/configuration.yaml).
+FRONTEND_CONFIGURATION = """\
+frontend:
+history:
+logbook:
+"""
+
+
+def write_config(config_dir: Path, port: int, *, frontend: bool = False) -> None:
     """Write a minimal configuration with this integration and the simulated home."""
     custom = config_dir / "custom_components"
-    (custom / "frontend").mkdir(parents=True)
-    (custom / "frontend" / "manifest.json").write_text(FRONTEND_STUB_MANIFEST)
-    (custom / "frontend" / "__init__.py").write_text(FRONTEND_STUB)
+    custom.mkdir(parents=True)
+    configuration = CONFIGURATION.format(port=port)
+    if frontend:
+        configuration += FRONTEND_CONFIGURATION
+    else:
+        (custom / "frontend").mkdir()
+        (custom / "frontend" / "manifest.json").write_text(FRONTEND_STUB_MANIFEST)
+        (custom / "frontend" / "__init__.py").write_text(FRONTEND_STUB)
     (custom / "flatpeak").symlink_to(REPO / "custom_components" / "flatpeak")
     (custom / "simulated_home").symlink_to(REPO / "dev" / "simulated_home")
-    (config_dir / "configuration.yaml").write_text(CONFIGURATION.format(port=port))
+    (config_dir / "configuration.yaml").write_text(configuration)
     preseed_onboarding(config_dir)
 
 
@@ -166,6 +180,13 @@ def require_hass() -> None:
 @pytest.fixture(scope="module")
 def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Generator[E2EHome]:
     """Start the sandbox and Home Assistant, create the owner user; stop both after."""
+    yield from run_home(tmp_path_factory, frontend=False)
+
+
+def run_home(
+    tmp_path_factory: pytest.TempPathFactory, *, frontend: bool
+) -> Generator[E2EHome]:
+    """Run the sandbox and Home Assistant (with the real frontend or the stub)."""
     # The plugin blocks sockets per test; this fixture outlives the first test's
     # socket_enabled, so it opens them itself (loopback only is used).
     pytest_socket.enable_socket()
@@ -176,7 +197,7 @@ def e2e_home(tmp_path_factory: pytest.TempPathFactory) -> Generator[E2EHome]:
     sandbox_port, hass_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     url = f"http://127.0.0.1:{hass_port}"
-    write_config(config_dir, hass_port)
+    write_config(config_dir, hass_port, frontend=frontend)
 
     processes: list[ManagedProcess] = []
     try:
@@ -307,7 +328,8 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the end of Home Assistant's log to a failed e2e test."""
     report = yield
-    home = getattr(item, "funcargs", {}).get("e2e_home")
+    funcargs = getattr(item, "funcargs", {})
+    home = funcargs.get("e2e_home") or funcargs.get("browser_home")
     if report.failed and isinstance(home, E2EHome):
         tail = "\n".join(home.log().splitlines()[-80:])
         report.sections.append(("Home Assistant log (last 80 lines)", tail))

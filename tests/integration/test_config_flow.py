@@ -179,6 +179,12 @@ async def test_full_flow_existing_location(
     assert result["title"] == LOCATION_TITLE
     assert result["data"] == entry_data(sandbox)
     assert result["options"] == {}
+    # The success dialog names the statistics the energy dashboard takes.
+    assert result["description"] == "energy_dashboard"
+    assert result["description_placeholders"] == {
+        "import_cost": f"Flatpeak import cost (energy dashboard), {LOCATION_TITLE}",
+        "export_value": f"Flatpeak export value (energy dashboard), {LOCATION_TITLE}",
+    }
     entry = result["result"]
     assert entry.unique_id == location_id
     assert entry.state is ConfigEntryState.LOADED

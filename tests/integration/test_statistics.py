@@ -130,9 +130,12 @@ async def test_hourly_statistics(
     assert meta["source"] == "flatpeak"
     assert meta["unit_of_measurement"] == "GBP"
     assert meta["has_sum"] is True
-    assert meta["name"] == "Flatpeak 1 Test Street, London import cost"
     assert (
-        metadata[EXPORT_ID][1]["name"] == "Flatpeak 1 Test Street, London export value"
+        meta["name"] == "Flatpeak import cost (energy dashboard), 1 Test Street, London"
+    )
+    assert (
+        metadata[EXPORT_ID][1]["name"]
+        == "Flatpeak export value (energy dashboard), 1 Test Street, London"
     )
 
 
