@@ -12,7 +12,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_socket  # type: ignore[import-untyped,unused-ignore]
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Generator
     from pathlib import Path
 
+LONDON = ZoneInfo("Europe/London")  # the e2e home's time zone
 USERNAME = "e2e"
 PASSWORD = "e2e-password"  # noqa: S105 - a throwaway user of a temporary instance
 
@@ -164,6 +167,33 @@ def write_config(config_dir: Path, port: int, *, frontend: bool = False) -> None
     preseed_onboarding(config_dir)
 
 
+def history_recorded(url: str, token: str) -> bool | None:
+    """Return True once the simulated home's statistics of today are recorded.
+
+    The simulated home imports today's history at start-up; late in the day that
+    is a few thousand rows, which the recorder may commit after an entry made at
+    once looked for them (it then waits for the next compile, minutes later).
+    """
+    now = datetime.now(LONDON)
+    midnight = datetime.combine(now.date(), datetime.min.time(), LONDON)
+    if now - midnight < timedelta(minutes=10):
+        return True  # no complete 5 minutes to wait for yet
+    (message,) = ws_commands(
+        url,
+        token,
+        [
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": (now - timedelta(minutes=10)).isoformat(),
+                "statistic_ids": [IMPORT_ENTITY],
+                "period": "5minute",
+                "types": ["sum"],
+            }
+        ],
+    )
+    return True if message["result"].get(IMPORT_ENTITY) else None
+
+
 def require_hass() -> None:
     """Skip when Home Assistant cannot run on this machine at all."""
     try:
@@ -211,6 +241,11 @@ def run_home(
         wait_for_hass_http(hass, url)
         token = onboard(url, USERNAME, PASSWORD)
         wait_for_hass_running(hass, url, token)
+        wait_for(
+            lambda: history_recorded(url, token),
+            timeout=60,
+            what="the simulated home's history in the recorder",
+        )
         yield E2EHome(url, token, config_dir, hass, sandbox, sandbox_process)
     finally:
         for process in reversed(processes):
@@ -333,4 +368,9 @@ def pytest_runtest_makereport(
     if report.failed and isinstance(home, E2EHome):
         tail = "\n".join(home.log().splitlines()[-80:])
         report.sections.append(("Home Assistant log (last 80 lines)", tail))
+    # The browser test's page as it was when the test failed.
+    if report.failed and report.when == "call" and (browser := funcargs.get("browser")):
+        path = browser.shots / "failure.png"
+        browser.page.screenshot(path=path)
+        report.sections.append(("Browser", f"screenshot of the failure: {path}"))
     return report

@@ -146,7 +146,8 @@ def test_pending_tariff_to_removal(e2e_home: E2EHome) -> None:  # noqa: PLR0915 
     now = datetime.now(LONDON)
     first_interval_closed = now >= now.replace(hour=0, minute=35, second=0)
     if first_interval_closed:
-        assert outbox(home, entry_id)["pending_count"] > 0
+        waiting = outbox(home, entry_id)
+        assert waiting["pending_count"] > 0, waiting
 
     # 3. The tariff gets connected.
     sandbox_admin(
