@@ -188,14 +188,23 @@ def _validate_grid(
     errors: dict[str, str] = {}
     import_entity = user_input[CONF_IMPORT_ENTITY]
     export_entity = user_input.get(CONF_EXPORT_ENTITY)
-    if not _is_energy_sensor(hass, import_entity):
-        errors[CONF_IMPORT_ENTITY] = "not_energy_sensor"
+    if error := _energy_sensor_error(hass, import_entity):
+        errors[CONF_IMPORT_ENTITY] = error
     if export_entity:
-        if not _is_energy_sensor(hass, export_entity):
-            errors[CONF_EXPORT_ENTITY] = "not_energy_sensor"
+        if error := _energy_sensor_error(hass, export_entity):
+            errors[CONF_EXPORT_ENTITY] = error
         elif export_entity == import_entity:
             errors[CONF_EXPORT_ENTITY] = "same_entity"
     return errors
+
+
+def _energy_sensor_error(hass: HomeAssistant, entity_id: str) -> str | None:
+    """Say what keeps `entity_id` from being an energy meter, if anything."""
+    if hass.states.get(entity_id) is None:
+        return "entity_not_found"
+    if not _is_energy_sensor(hass, entity_id):
+        return "not_energy_sensor"
+    return None
 
 
 class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -452,9 +461,12 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="wrong_account")
             if not errors:
                 return self._async_update_and_reload(entry, data, "reauth_successful")
+        # What the user typed stays in the form after an error.
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD}),
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_API_KEY): _PASSWORD}), user_input
+            ),
             errors=errors,
             description_placeholders={
                 CONF_ACCOUNT_ID: entry.data[CONF_ACCOUNT_ID],
@@ -480,6 +492,8 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self._async_update_and_reload(
                     entry, data, "reconfigure_successful"
                 )
+        # What the user typed stays in the form after an error.
+        typed = user_input or {}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_with_address(
@@ -487,7 +501,12 @@ class FlatpeakConfigFlow(ConfigFlow, domain=DOMAIN):
                     vol.Schema(
                         {vol.Required(CONF_API_KEY): _PASSWORD, **_address_section()}
                     ),
-                    {SECTION_ADVANCED: {CONF_API_URL: entry.data[CONF_API_URL]}},
+                    {
+                        CONF_API_KEY: typed.get(CONF_API_KEY),
+                        SECTION_ADVANCED: {
+                            CONF_API_URL: _api_url(typed, entry.data[CONF_API_URL])
+                        },
+                    },
                 )
             ),
             errors=errors,
@@ -596,10 +615,8 @@ class _DeviceSubentryFlow(ConfigSubentryFlow):
         """Check the sources; one energy sensor feeds one device only."""
         errors: dict[str, str] = {}
         energy_entity = user_input[CONF_ENERGY_ENTITY]
-        if self.hass.states.get(energy_entity) is None:
-            errors[CONF_ENERGY_ENTITY] = "entity_not_found"
-        elif not _is_energy_sensor(self.hass, energy_entity):
-            errors[CONF_ENERGY_ENTITY] = "not_energy_sensor"
+        if error := _energy_sensor_error(self.hass, energy_entity):
+            errors[CONF_ENERGY_ENTITY] = error
         elif any(
             subentry.data.get(CONF_ENERGY_ENTITY) == energy_entity
             for subentry in entry.subentries.values()

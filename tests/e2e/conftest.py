@@ -370,7 +370,8 @@ def pytest_runtest_makereport(
         report.sections.append(("Home Assistant log (last 80 lines)", tail))
     # The browser test's page as it was when the test failed.
     if report.failed and report.when == "call" and (browser := funcargs.get("browser")):
-        path = browser.shots / "failure.png"
+        # Into the test's own directory: never among the README's pictures.
+        path = funcargs["tmp_path"] / "failure.png"
         browser.page.screenshot(path=path)
         report.sections.append(("Browser", f"screenshot of the failure: {path}"))
     return report

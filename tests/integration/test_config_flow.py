@@ -553,7 +553,11 @@ async def test_create_location_retry_after_clean_failure(
         ),
         (
             {CONF_IMPORT_ENTITY: "sensor.does_not_exist"},
-            {CONF_IMPORT_ENTITY: "not_energy_sensor"},
+            {CONF_IMPORT_ENTITY: "entity_not_found"},
+        ),
+        (
+            {CONF_IMPORT_ENTITY: GRID_IMPORT, CONF_EXPORT_ENTITY: "sensor.gone"},
+            {CONF_EXPORT_ENTITY: "entity_not_found"},
         ),
         (
             {CONF_IMPORT_ENTITY: GRID_IMPORT, CONF_EXPORT_ENTITY: POWER_SENSOR},
@@ -721,11 +725,15 @@ async def test_reauth_errors_then_recover(
     result = await entry.start_reauth_flow(hass)
     if inject is not None:
         inject(sandbox.sandbox.faults)
+    typed = key or account.api_key
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_API_KEY: key or account.api_key}
+        result["flow_id"], {CONF_API_KEY: typed}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
+    # The key the user typed stays in the form.
+    (key_field,) = _schema(result)
+    assert key_field.description == {"suggested_value": typed}
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_API_KEY: account.api_key}
@@ -866,11 +874,19 @@ async def test_reconfigure_errors_then_recover(
     result = await entry.start_reconfigure_flow(hass)
     if inject is not None:
         inject(sandbox.sandbox.faults)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**good, **change}
-    )
+    typed = {**good, **change}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], typed)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": error}
+    # What the user typed stays in the form: the key and the address.
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in _schema(result)
+    }
+    assert suggested[CONF_API_KEY] == typed[CONF_API_KEY]
+    advanced = next(v for k, v in _schema(result).items() if k == "advanced")
+    (url_key,) = dict(advanced.schema.schema)
+    assert url_key.description == {"suggested_value": typed[CONF_API_URL]}
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], good)
     await hass.async_block_till_done()

@@ -182,8 +182,28 @@ class Module:
             keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
             if len(keys) == len(node.keys):
                 return {frozenset(keys)}
+        return self._resolve_reference(node)
+
+    def _resolve_reference(self, node: ast.expr) -> set[Any]:
+        """Resolve a name, or a call of a helper function of the module.
+
+        A helper counts with what it returns (but None).
+        """
         if isinstance(node, ast.Name):
             return self._resolve_name(node)
+        for item in self.tree.body:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(item, ast.FunctionDef)
+                and item.name == _call_name(node)
+            ):
+                return {
+                    value
+                    for found in ast.walk(item)
+                    if isinstance(found, ast.Return)
+                    for value in self.resolve(found.value)
+                    if value != frozenset()
+                }
         raise UnresolvableError(f"{self.path.name}:{node.lineno} {ast.unparse(node)}")
 
     def _resolve_name(self, node: ast.Name) -> set[Any]:
@@ -194,6 +214,8 @@ class Module:
             if isinstance(item, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == node.id for t in item.targets
             ):
+                values |= self.resolve(item.value)
+            if isinstance(item, ast.NamedExpr) and item.target.id == node.id:
                 values |= self.resolve(item.value)
         if values:
             return values
