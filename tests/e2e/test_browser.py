@@ -526,8 +526,28 @@ def set_up_entry(browser: Browser) -> str:
     return str(entry_id)
 
 
+def pick_statistic(
+    browser: Browser,
+    settings: Locator,
+    choice: str | re.Pattern[str],
+    statistic: str,
+    shot: str | None = None,
+) -> None:
+    """Choose `choice` (a radio) and, in the picker it shows, `statistic`."""
+    page = browser.page
+    pickers = settings.locator("ha-statistic-picker")
+    count = pickers.count()
+    settings.get_by_role("radio", name=choice).click()
+    type_in_picker(page, pickers.nth(count), "Flatpeak")  # the picker it shows
+    offered = combo_options(page, "Flatpeak")
+    assert any(option.startswith(statistic) for option in offered), offered
+    if shot is not None:
+        browser.shot(shot)  # the picker open, its options shown
+    options(page).filter(has_text=statistic).first.click()
+
+
 def energy_dashboard(browser: Browser) -> None:
-    """Pick the cost statistic of the grid consumption, offered under its name.
+    """Pick the cost and compensation statistics, offered under their names.
 
     Newer releases configure one grid connection (import, export, costs) in one
     dialog; older ones a consumption and a return of their own.
@@ -535,7 +555,10 @@ def energy_dashboard(browser: Browser) -> None:
     page = browser.page
     browser.goto("/config/energy")
     add = page.get_by_role("button", name="Add grid connection")
-    add.or_(page.get_by_role("button", name="Add consumption")).first.click()
+    either = add.or_(page.get_by_role("button", name="Add consumption")).first
+    either.wait_for()
+    one_dialog = add.count() > 0
+    either.click()
     settings = page.locator(
         "dialog-energy-grid-settings, dialog-energy-grid-flow-settings"
     )
@@ -548,17 +571,22 @@ def energy_dashboard(browser: Browser) -> None:
     page.keyboard.press("Control+a")
     page.keyboard.type(IMPORT_ENTITY)
     options(page).filter(has_text=ENTITY_NAMES[IMPORT_ENTITY]).first.click()
-    count = pickers.count()
-    settings.get_by_role("radio", name="Use an entity tracking the total costs").click()
-    cost_picker = pickers.nth(count)  # shown by the choice
-    type_in_picker(page, cost_picker, "Flatpeak")
-    offered = combo_options(page, "Flatpeak")
-    statistic = "Flatpeak import cost (energy dashboard), 1 Test Street, London"
-    assert any(option.startswith(statistic) for option in offered), offered
-    browser.shot("energy-cost-picker.png")
-    options(page).filter(has_text=statistic).first.click()
-    settings.get_by_role("button", name="Save").click()
-    settings.get_by_role("button", name="Save").wait_for(state="hidden")
+    import_cost = "Flatpeak import cost (energy dashboard), 1 Test Street, London"
+    export_value = "Flatpeak export value (energy dashboard), 1 Test Street, London"
+    costs = "Use an entity tracking the total costs"
+    pick_statistic(browser, settings, costs, import_cost, "energy-cost-picker.png")
+    save = settings.get_by_role("button", name="Save")
+    if not one_dialog:  # the return to grid has a dialog of its own
+        save.click()
+        save.wait_for(state="hidden")
+        page.get_by_role("button", name="Add return").click()
+    export_picker = pickers.nth(1) if one_dialog else pickers.first
+    pick(page, export_picker, EXPORT_ENTITY)
+    # "… the total received money" before 2026, "… the total compensation" since.
+    received = re.compile(r"^Use an entity tracking the total (received|compensation)")
+    pick_statistic(browser, settings, received, export_value)
+    save.click()
+    save.wait_for(state="hidden")
     browser.check_text()
     location = browser.home.sandbox.location_id.lower()
     prefs = page.evaluate(
@@ -567,8 +595,11 @@ def energy_dashboard(browser: Browser) -> None:
     )
     (grid,) = [s for s in prefs["energy_sources"] if s["type"] == "grid"]
     (consumption,) = grid.get("flow_from") or [grid]
+    (production,) = grid.get("flow_to") or [grid]
     assert consumption["stat_energy_from"] == IMPORT_ENTITY, grid
     assert consumption["stat_cost"] == f"flatpeak:{location}_import_cost", grid
+    assert production["stat_energy_to"] == EXPORT_ENTITY, grid
+    assert production["stat_compensation"] == f"flatpeak:{location}_export_value", grid
 
 
 def action_with_answer(browser: Browser, entry_id: str) -> None:
