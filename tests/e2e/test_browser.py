@@ -17,6 +17,7 @@ unless ``FLATPEAK_BROWSER=required`` (as in CI's oldest lane).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -576,14 +577,23 @@ def energy_dashboard(browser: Browser) -> None:
     costs = "Use an entity tracking the total costs"
     pick_statistic(browser, settings, costs, import_cost, "energy-cost-picker.png")
     save = settings.get_by_role("button", name="Save")
-    if not one_dialog:  # the return to grid has a dialog of its own
-        save.click()
-        save.wait_for(state="hidden")
-        page.get_by_role("button", name="Add return").click()
-    export_picker = pickers.nth(1) if one_dialog else pickers.first
-    pick(page, export_picker, EXPORT_ENTITY)
     # "… the total received money" before 2026, "… the total compensation" since.
     received = re.compile(r"^Use an entity tracking the total (received|compensation)")
+    if not one_dialog:  # the return to grid has a dialog of its own
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        save.click()
+        save.wait_for(state="hidden")
+        page.get_by_text(ENTITY_NAMES[IMPORT_ENTITY]).first.wait_for()  # listed
+        # A click while the closed dialog still fades out can be lost: again then.
+        returns = settings.get_by_role("radio", name=received)
+        for _ in range(3):
+            page.get_by_role("button", name="Add return").click()
+            with contextlib.suppress(PlaywrightTimeoutError):
+                returns.first.wait_for(timeout=5000)
+                break
+    export_picker = pickers.nth(1) if one_dialog else pickers.first
+    pick(page, export_picker, EXPORT_ENTITY)
     pick_statistic(browser, settings, received, export_value)
     save.click()
     save.wait_for(state="hidden")
