@@ -269,6 +269,15 @@ EV_SESSION_ENTITY = "binary_sensor.ev_charger_session"
 EV_NAME = "EV charger"
 
 
+def sign_in_data(sandbox: SandboxInfo) -> dict[str, Any]:
+    """Return the sign-in step's answer for the sandbox's demo account."""
+    return {
+        "account_id": sandbox.account_id,
+        "api_key": sandbox.api_key,
+        "advanced": {"api_url": sandbox.url},
+    }
+
+
 def flow_step(
     home: E2EHome, path: str, flow_id: str, data: dict[str, Any], expect: str
 ) -> Any:
@@ -306,17 +315,7 @@ def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
     assert advanced["expanded"] is False
     assert [field["name"] for field in advanced["schema"]] == ["api_url"]
     flow_id = result["flow_id"]
-    flow_step(
-        home,
-        path,
-        flow_id,
-        {
-            "account_id": sandbox.account_id,
-            "api_key": sandbox.api_key,
-            "advanced": {"api_url": sandbox.url},
-        },
-        "location",
-    )
+    flow_step(home, path, flow_id, sign_in_data(sandbox), "location")
     flow_step(home, path, flow_id, {"location_id": sandbox.location_id}, "grid")
     created = flow_step(
         home,

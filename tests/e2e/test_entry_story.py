@@ -17,7 +17,14 @@ import pytest
 
 from dev.harness import request, wait_for
 
-from .conftest import EXPORT_ENTITY, IMPORT_ENTITY, E2EHome, flow_step, wait_loaded
+from .conftest import (
+    EXPORT_ENTITY,
+    IMPORT_ENTITY,
+    E2EHome,
+    flow_step,
+    sign_in_data,
+    wait_loaded,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -107,17 +114,7 @@ def test_pending_tariff_to_removal(e2e_home: E2EHome) -> None:  # noqa: PLR0915 
     path = "/api/config/config_entries/flow"
     result = home.post(path, {"handler": "flatpeak"})
     flow_id = result["flow_id"]
-    flow_step(
-        home,
-        path,
-        flow_id,
-        {
-            "account_id": sandbox.account_id,
-            "api_key": sandbox.api_key,
-            "advanced": {"api_url": sandbox.url},
-        },
-        "location",
-    )
+    flow_step(home, path, flow_id, sign_in_data(sandbox), "location")
     flow_step(home, path, flow_id, {"location_id": location_id}, "grid")
     created = flow_step(
         home,
