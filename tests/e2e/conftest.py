@@ -278,6 +278,20 @@ def sign_in_data(sandbox: SandboxInfo) -> dict[str, Any]:
     }
 
 
+def finish_setup(home: E2EHome, flow_id: str, location_id: str) -> Any:
+    """Sign in, pick `location_id` and the grid meters; return the created entry."""
+    path = "/api/config/config_entries/flow"
+    flow_step(home, path, flow_id, sign_in_data(home.sandbox), "location")
+    flow_step(home, path, flow_id, {"location_id": location_id}, "grid")
+    return flow_step(
+        home,
+        path,
+        flow_id,
+        {"import_entity": IMPORT_ENTITY, "export_entity": EXPORT_ENTITY},
+        "create_entry",
+    )
+
+
 def flow_step(
     home: E2EHome, path: str, flow_id: str, data: dict[str, Any], expect: str
 ) -> Any:
@@ -315,15 +329,7 @@ def flatpeak_setup(e2e_home: E2EHome) -> FlatpeakSetup:
     assert advanced["expanded"] is False
     assert [field["name"] for field in advanced["schema"]] == ["api_url"]
     flow_id = result["flow_id"]
-    flow_step(home, path, flow_id, sign_in_data(sandbox), "location")
-    flow_step(home, path, flow_id, {"location_id": sandbox.location_id}, "grid")
-    created = flow_step(
-        home,
-        path,
-        flow_id,
-        {"import_entity": IMPORT_ENTITY, "export_entity": EXPORT_ENTITY},
-        "create_entry",
-    )
+    created = finish_setup(home, flow_id, sandbox.location_id)
     entry_id = created["result"]["entry_id"]
 
     sub_path = "/api/config/config_entries/subentries/flow"

@@ -17,14 +17,7 @@ import pytest
 
 from dev.harness import request, wait_for
 
-from .conftest import (
-    EXPORT_ENTITY,
-    IMPORT_ENTITY,
-    E2EHome,
-    flow_step,
-    sign_in_data,
-    wait_loaded,
-)
+from .conftest import E2EHome, finish_setup, flow_step, wait_loaded
 
 pytestmark = pytest.mark.e2e
 
@@ -114,15 +107,7 @@ def test_pending_tariff_to_removal(e2e_home: E2EHome) -> None:  # noqa: PLR0915 
     path = "/api/config/config_entries/flow"
     result = home.post(path, {"handler": "flatpeak"})
     flow_id = result["flow_id"]
-    flow_step(home, path, flow_id, sign_in_data(sandbox), "location")
-    flow_step(home, path, flow_id, {"location_id": location_id}, "grid")
-    created = flow_step(
-        home,
-        path,
-        flow_id,
-        {"import_entity": IMPORT_ENTITY, "export_entity": EXPORT_ENTITY},
-        "create_entry",
-    )
+    created = finish_setup(home, flow_id, location_id)
     entry_id = created["result"]["entry_id"]
     wait_loaded(home, entry_id)  # loaded, not waiting to retry setup
 

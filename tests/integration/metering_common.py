@@ -18,7 +18,13 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.flatpeak.const import DOMAIN
+from custom_components.flatpeak.const import (
+    CONF_DEVICE_ID,
+    CONF_ENERGY_ENTITY,
+    CONF_NAME,
+    DOMAIN,
+    SUBENTRY_APPLIANCE,
+)
 
 from .conftest import (
     GRID_EXPORT,
@@ -181,6 +187,20 @@ class Home:
                 self.extra[entity_id] += 0.01
             self.publish()
             await async_step(self.hass, freezer)
+
+
+def appliance(name: str, energy_entity: str, device_id: str) -> dict[str, Any]:
+    """Return an appliance subentry's description for `setup_metering`."""
+    return {
+        "subentry_type": SUBENTRY_APPLIANCE,
+        "title": name,
+        "unique_id": device_id,
+        "data": {
+            CONF_NAME: name,
+            CONF_ENERGY_ENTITY: energy_entity,
+            CONF_DEVICE_ID: device_id,
+        },
+    }
 
 
 async def setup_metering(

@@ -30,11 +30,8 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.flatpeak.const import (
     CONF_DEVICE_ID,
-    CONF_ENERGY_ENTITY,
-    CONF_NAME,
     DOMAIN,
     EVENT_SESSION_COMPLETED,
-    SUBENTRY_APPLIANCE,
 )
 
 from .conftest import HEAT_PUMP_ENERGY
@@ -48,7 +45,7 @@ from .cost_data import (
     outbox_with_sessions,
     setup_entry,
 )
-from .metering_common import meter_puts, setup_metering
+from .metering_common import appliance, meter_puts, setup_metering
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -212,16 +209,7 @@ async def test_removing_a_device_and_the_entry_leaves_nothing(
     hass_storage: dict[str, Any],
 ) -> None:
     """A removed device's records and state go; a deleted entry's file goes."""
-    gone = {
-        "subentry_type": SUBENTRY_APPLIANCE,
-        "title": "Boiler",
-        "unique_id": "dev_boiler",
-        "data": {
-            CONF_NAME: "Boiler",
-            CONF_ENERGY_ENTITY: "sensor.boiler_energy",
-            CONF_DEVICE_ID: "dev_boiler",
-        },
-    }
+    gone = appliance("Boiler", "sensor.boiler_energy", "dev_boiler")
     entry, home = await setup_metering(hass, freezer, sandbox, [gone])
     location = sandbox.sandbox.demo_location_id
     assert location is not None
@@ -259,16 +247,7 @@ async def test_removing_a_device_and_the_entry_leaves_nothing(
 
 
 def _rejected_setup(hass: HomeAssistant, freezer: Any, sandbox: Any) -> Any:
-    unknown_device = {
-        "subentry_type": SUBENTRY_APPLIANCE,
-        "title": "Heat pump",
-        "unique_id": "dev_unknown",
-        "data": {
-            CONF_NAME: "Heat pump",
-            CONF_ENERGY_ENTITY: HEAT_PUMP_ENERGY,
-            CONF_DEVICE_ID: "dev_unknown",
-        },
-    }
+    unknown_device = appliance("Heat pump", HEAT_PUMP_ENERGY, "dev_unknown")
     return setup_metering(hass, freezer, sandbox, [unknown_device])
 
 

@@ -11,11 +11,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 
 from custom_components.flatpeak.const import (
-    CONF_DEVICE_ID,
-    CONF_ENERGY_ENTITY,
-    CONF_NAME,
     DOMAIN,
-    SUBENTRY_APPLIANCE,
 )
 
 from .conftest import (
@@ -25,6 +21,7 @@ from .conftest import (
     SOLAR_ENERGY,
 )
 from .metering_common import (
+    appliance,
     async_statistics_wh,
     meter_puts,
     setup_metering,
@@ -192,26 +189,8 @@ async def test_rejected_records_and_missing_sensor_raise_issues(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, sandbox: SandboxServer
 ) -> None:
     """Records Flatpeak refuses are kept aside; a vanished sensor is reported."""
-    unknown_device = {
-        "subentry_type": SUBENTRY_APPLIANCE,
-        "title": "Heat pump",
-        "unique_id": "dev_unknown",
-        "data": {
-            CONF_NAME: "Heat pump",
-            CONF_ENERGY_ENTITY: HEAT_PUMP_ENERGY,
-            CONF_DEVICE_ID: "dev_unknown",
-        },
-    }
-    gone = {
-        "subentry_type": SUBENTRY_APPLIANCE,
-        "title": "Boiler",
-        "unique_id": "dev_boiler",
-        "data": {
-            CONF_NAME: "Boiler",
-            CONF_ENERGY_ENTITY: "sensor.boiler_energy",
-            CONF_DEVICE_ID: "dev_boiler",
-        },
-    }
+    unknown_device = appliance("Heat pump", HEAT_PUMP_ENERGY, "dev_unknown")
+    gone = appliance("Boiler", "sensor.boiler_energy", "dev_boiler")
     entry, home = await setup_metering(hass, freezer, sandbox, [unknown_device, gone])
     assert entry.state is ConfigEntryState.LOADED
     home.extra[HEAT_PUMP_ENERGY] = 3.0
